@@ -1,0 +1,1 @@
+"""SEMS shared kernel: settings, domain types, resilience primitives, store clients, stack control."""

@@ -1,0 +1,5 @@
+"""`python -m sems.cli` runs the `sems` command."""
+
+from sems.cli.main import app
+
+app()

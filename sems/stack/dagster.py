@@ -1,0 +1,5 @@
+"""dagster service of the local stack (placeholder until written)."""
+
+from sems.stack.service import Service
+
+SERVICES: list[Service] = []

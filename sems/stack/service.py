@@ -1,0 +1,76 @@
+"""What a service of the local stack is: how to install, prepare, start, check and describe it.
+
+Each component module (`sems/stack/kafka.py`, `questdb.py`, ...) builds one `Service`;
+`sems/stack/registry.py` lists them in start order. Nothing here knows a component.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sems.settings import Settings
+
+
+class StackError(Exception):
+    """A problem the operator can fix; its message is one line that says what to do."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """One child process of the stack.
+
+    - `install` makes sure binaries/jars exist (cached; quick when already there).
+    - `prepare` creates data dirs and config files before each start (idempotent).
+    - `command` is the argv of the long-running process.
+    - `healthy` answers quickly whether the running service works.
+    - `after_start` runs once the service is healthy (topics, schema, migrations).
+    Ports are named by their settings field (`kafka_port`), so `SEMS_PORT_OFFSET` applies.
+    """
+
+    name: str
+    port_setting: str
+    command: Callable[[Settings], Sequence[str]]
+    healthy: Callable[[Settings], bool]
+    url: Callable[[Settings], str] = lambda s: ""
+    install: Callable[[Settings], None] | None = None
+    prepare: Callable[[Settings], None] | None = None
+    after_start: Callable[[Settings], None] | None = None
+    env: Callable[[Settings], Mapping[str, str]] = lambda s: {}
+    extra_port_settings: tuple[str, ...] = ()
+    start_timeout_s: float | None = None
+    stop_timeout_s: float | None = None
+
+    def port(self, settings: Settings) -> int:
+        """The main port (the one `status` shows), read from the settings field `port_setting`."""
+        return int(getattr(settings, self.port_setting))
+
+    def ports(self, settings: Settings) -> list[int]:
+        """Every port the service binds; all must be free before it starts."""
+        return [self.port(settings), *(int(getattr(settings, f)) for f in self.extra_port_settings)]
+
+    def http_url(self, settings: Settings, path: str = "") -> str:
+        return f"http://{settings.host}:{self.port(settings)}{path}"
+
+
+def data_dir(settings: Settings, name: str) -> Path:
+    """The private data directory of service `name` under the state dir."""
+    path = settings.state / "data" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def config_dir(settings: Settings, name: str) -> Path:
+    """Where generated config files of service `name` live."""
+    path = settings.state / "conf" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def log_path(settings: Settings, name: str) -> Path:
+    return settings.state / "logs" / f"{name}.log"
+
+
+def run_dir(settings: Settings) -> Path:
+    return settings.state / "run"

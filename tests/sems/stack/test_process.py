@@ -1,0 +1,55 @@
+"""Child process control with real processes: start detached, find, stop, kill the whole group."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from sems.stack import process
+from tests.support import wait_until
+
+# A parent that ignores SIGTERM and has a child: stop must escalate and reach the group.
+STUBBORN = "import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); " \
+    "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); print('up', flush=True); time.sleep(600)"
+
+
+def _start(tmp_path: Path, code: str) -> process.ProcessRecord:
+    return process.start(
+        "svc", [sys.executable, "-c", code], run_dir=tmp_path / "run", log_path=tmp_path / "svc.log",
+        env=dict(os.environ), cwd=tmp_path,
+    )
+
+
+def test_start_writes_a_record_and_a_log(tmp_path: Path) -> None:
+    record = _start(tmp_path, "print('hello', flush=True); import time; time.sleep(600)")
+    try:
+        found = process.read_record(tmp_path / "run", "svc")
+        assert found is not None and found.pid == record.pid and found.alive()
+        wait_until(lambda: "hello" in (tmp_path / "svc.log").read_text(), what="log line")
+    finally:
+        process.stop(tmp_path / "run", "svc", timeout_s=5)
+    assert not record.alive()
+    assert process.read_record(tmp_path / "run", "svc") is None
+
+
+def test_stop_escalates_to_sigkill_for_the_whole_group(tmp_path: Path) -> None:
+    record = _start(tmp_path, STUBBORN)
+    wait_until(lambda: "up" in (tmp_path / "svc.log").read_text(), what="stubborn process up")
+    pgid = os.getpgid(record.pid)
+    assert process.stop(tmp_path / "run", "svc", timeout_s=0.5) is True
+    assert not record.alive()
+    members = [p for p in os.listdir("/proc") if p.isdigit() and _pgid(int(p)) == pgid and process.pid_alive(int(p))]
+    assert members == []
+
+
+def test_kill_and_stop_of_nothing_report_false(tmp_path: Path) -> None:
+    assert process.stop(tmp_path / "run", "absent", timeout_s=1) is False
+    assert process.kill(tmp_path / "run", "absent") is False
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
