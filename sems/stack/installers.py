@@ -19,7 +19,7 @@ from sems.stack.service import StackError
 INSTALL_TIMEOUT_S = 1800
 
 
-def _run(cmd: Sequence[str], what: str, *, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+def run_tool(cmd: Sequence[str], what: str, *, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
     try:
         done = subprocess.run(  # noqa: S603 - fixed commands
             list(cmd),
@@ -48,8 +48,8 @@ def ensure_debian_packages(packages: Sequence[str], present: bool) -> None:
         names = " ".join(packages)
         raise StackError(f"missing Debian packages {names}: run `sudo apt-get install -y {names}`")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    _run(["apt-get", "update", "-qq"], "apt-get update", env=env)
-    _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], "apt-get install", env=env)
+    run_tool(["apt-get", "update", "-qq"], "apt-get update", env=env)
+    run_tool(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], "apt-get install", env=env)
 
 
 def java_home() -> Path:
@@ -110,7 +110,7 @@ def maven_jars(settings: Settings, name: str, coordinates: Sequence[str]) -> Pat
     )
     pom = dest / "pom.xml"
     pom.write_text(_POM.format(name=name, deps=deps), encoding="utf-8")
-    _run(
+    run_tool(
         ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
          f"-DoutputDirectory={dest}", "-DincludeScope=runtime"],
         f"resolving {name} jars with Maven",
@@ -128,6 +128,6 @@ def go_binary(settings: Settings, package: str, version: str, binary: str) -> Pa
     if shutil.which("go") is None:
         raise StackError("Go not found: install Go 1.22+ (`apt-get install -y golang`) and retry")
     bin_dir.mkdir(parents=True, exist_ok=True)
-    _run(["go", "install", f"{package}@v{version}"], f"building {binary} with go install",
+    run_tool(["go", "install", f"{package}@v{version}"], f"building {binary} with go install",
          env={**os.environ, "GOBIN": str(bin_dir), "GOFLAGS": "-mod=mod"})
     return path

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kafka.errors import KafkaError
+
 from sems.settings import Settings
 from sems.stack import installers
 from sems.stack.health import tcp_open
-from sems.stack.service import Service, config_dir, data_dir
+from sems.stack.service import Service, StackError, config_dir, data_dir
 from sems.stores import kafka as kafka_store
 
 NAME = "kafka"
-STORAGE_FORMAT_TIMEOUT_S = 120
 
 LOG4J2_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <Configuration status="WARN">
@@ -112,7 +113,7 @@ def prepare(settings: Settings) -> None:
     log_config.write_text(LOG4J2_XML, encoding="utf-8")
     if (data_dir(settings, NAME) / "logs" / "meta.properties").exists():
         return
-    installers._run(  # noqa: SLF001 - the installers' one-line-error runner
+    installers.run_tool(
         java_command(settings, "kafka.tools.StorageTool", "format", "--standalone",
                      "-t", settings.kafka_cluster_id, "-c", str(props)),
         "formatting Kafka storage",
@@ -132,7 +133,10 @@ def healthy(settings: Settings) -> bool:
 
 
 def after_start(settings: Settings) -> None:
-    kafka_store.ensure_topics(settings)
+    try:
+        kafka_store.ensure_topics(settings)
+    except KafkaError as exc:
+        raise StackError(f"creating the Kafka topics failed: {exc!r}") from exc
 
 
 SERVICE = Service(

@@ -115,27 +115,40 @@ def ensure_topics(settings: Settings) -> list[str]:
     would move between partitions if we added some silently), so it raises `StackError`.
     """
     specs = topic_specs(settings)
+    names = [s.name for s in specs]
     with closing(admin(settings)) as client:
-        existing = partition_counts(client, [s.name for s in specs])
-        too_small = [s for s in specs if s.name in existing and existing[s.name] < s.partitions]
-        if too_small:
-            spec = too_small[0]
-            raise StackError(
-                f"Kafka topic {spec.name} has {existing[spec.name]} partitions, {spec.partitions} required: "
-                f"delete it or raise its partitions with kafka-topics --alter, then retry"
-            )
-        missing = [s for s in specs if s.name not in existing]
-        if missing:
-            new = {s.name: {"num_partitions": s.partitions, "replication_factor": 1, "configs": dict(s.configs)}
-                   for s in missing}
-            try:
-                client.create_topics(new, timeout_ms=int(settings.kafka_timeout_s * 1000), wait_for_metadata=True)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by another `up`; its configs are applied below
-        present = [s for s in specs if s.name in existing]
+        counts = partition_counts(client, names)
+        created = _create_missing(settings, client, [s for s in specs if s.name not in counts])
+        if created != [s.name for s in specs if s.name not in counts]:
+            counts = partition_counts(client, names)  # another `up` created some concurrently
+        for spec in specs:
+            if spec.name not in created and counts.get(spec.name, 0) < spec.partitions:
+                raise StackError(
+                    f"Kafka topic {spec.name} has {counts.get(spec.name, 0)} partitions, {spec.partitions} required: "
+                    f"delete it or raise its partitions with kafka-topics --alter, then retry"
+                )
+        present = [s for s in specs if s.name not in created]
         if present:
             client.alter_configs([ConfigResource(ConfigResourceType.TOPIC, s.name, dict(s.configs)) for s in present])
-    return [s.name for s in missing]
+    return created
+
+
+def _create_missing(settings: Settings, client: KafkaAdminClient, missing: list[TopicSpec]) -> list[str]:
+    """Create `missing` topics; returns those this call created (others may exist already)."""
+    if not missing:
+        return []
+    new = {s.name: {"num_partitions": s.partitions, "replication_factor": 1, "configs": dict(s.configs)}
+           for s in missing}
+    result = client.create_topics(new, timeout_ms=int(settings.kafka_timeout_s * 1000), raise_errors=False)
+    created = []
+    for topic in result["topics"]:
+        if topic["error_code"] == 0:
+            created.append(topic["name"])
+        elif topic["error_code"] != TopicAlreadyExistsError.errno:
+            raise StackError(f"creating Kafka topic {topic['name']} failed: {topic.get('error_message') or topic}")
+    if created:
+        client.wait_for_topics(created, timeout_ms=int(settings.kafka_timeout_s * 1000))
+    return created
 
 
 def topic_configs(settings: Settings, name: str) -> dict[str, str]:
