@@ -107,7 +107,7 @@ def down(settings: Settings, names: Sequence[str] = (), report: Report = print) 
     """Stop the selected services (all by default) in reverse start order."""
     for service in reversed(select(names)):
         timeout = service.stop_timeout_s or settings.stack_stop_timeout_s
-        if process.stop(run_dir(settings), service.name, timeout_s=timeout):
+        if process.stop(run_dir(settings), service.name, timeout_s=timeout, sig=service.stop_signal):
             report(f"stopped {service.name}")
 
 

@@ -99,9 +99,7 @@ def stop(run_dir: Path, name: str, *, timeout_s: float, sig: int = signal.SIGTER
     was_alive = record.alive()
     if was_alive:
         _signal_group(record.pid, sig)
-        deadline = time.monotonic() + timeout_s
-        while record.alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        _wait_gone(record.pid, timeout_s)
         if record.alive():
             _signal_group(record.pid, signal.SIGKILL)
             _wait_gone(record.pid, 5.0)
@@ -129,6 +127,21 @@ def _signal_group(pid: int, sig: int) -> None:
 
 
 def _wait_gone(pid: int, timeout_s: float) -> None:
+    """Wait until `pid` is gone, reaping it if it is our own child.
+
+    A dead child of this process stays a zombie until reaped, and a zombie still holds its
+    pid: PostgreSQL, for one, refuses to start while the pid in its lock file exists.
+    """
     deadline = time.monotonic() + timeout_s
-    while pid_alive(pid) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not pid_alive(pid):
+            return
         time.sleep(0.05)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not our child: init (or whoever started it) reaps it

@@ -6,6 +6,7 @@ Each component module (`sems/stack/kafka.py`, `questdb.py`, ...) builds one `Ser
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,11 @@ class Service:
     extra_port_settings: tuple[str, ...] = ()
     start_timeout_s: float | None = None
     stop_timeout_s: float | None = None
+    # What a clean stop sends to the process group: PostgreSQL's fast shutdown is SIGINT (SIGTERM waits for clients).
+    stop_signal: int = signal.SIGTERM
+    # False for a process that listens on no port of its own (the Dagster daemon): its
+    # `port_setting` is only shown in `status`, and `up` does not demand that port be free.
+    binds_port: bool = True
 
     def port(self, settings: Settings) -> int:
         """The main port (the one `status` shows), read from the settings field `port_setting`."""
@@ -48,7 +54,8 @@ class Service:
 
     def ports(self, settings: Settings) -> list[int]:
         """Every port the service binds; all must be free before it starts."""
-        return [self.port(settings), *(int(getattr(settings, f)) for f in self.extra_port_settings)]
+        main = [self.port(settings)] if self.binds_port else []
+        return [*main, *(int(getattr(settings, f)) for f in self.extra_port_settings)]
 
     def http_url(self, settings: Settings, path: str = "") -> str:
         return f"http://{settings.host}:{self.port(settings)}{path}"
