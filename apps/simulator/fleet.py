@@ -1,0 +1,138 @@
+"""The simulated fleet on the wire: one MQTT connection per facility (its device user), one reading per meter per round.
+
+Each facility connects as its own device user, so Mosquitto's ACLs apply exactly as to a
+real gateway. Readings are published with QoS 1; paho keeps them (bounded) while the
+broker is away and sends them on reconnect, as a real meter's buffer would. A reading
+counts as published when the broker acknowledged it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from prometheus_client import Counter, Gauge
+
+from apps.simulator.facility_model import FacilityModel
+from apps.simulator.meters import MeterRegister
+from sems.facilities import Facility
+from sems.mqtt import device_client, readings_topic
+from sems.settings import Settings
+
+PUBLISHED = Counter("sems_simulator_readings_published_total", "Readings the broker acknowledged", ["facility_id"])
+PUBLISH_ERRORS = Counter(
+    "sems_simulator_publish_errors_total", "Readings refused by the client queue or the broker", ["facility_id"]
+)
+CONNECTED = Gauge("sems_simulator_connected", "1 while the facility's MQTT connection is up", ["facility_id"])
+ROUNDS = Counter("sems_simulator_rounds_total", "Publishing rounds (one reading per meter each)")
+
+# Readings a facility buffers while the broker is away: a day of the demo fleet, then new ones are refused.
+MAX_BUFFERED = 10_000
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FacilityDevice:
+    """One facility in the field: its load model, its meters' registers and its MQTT connection."""
+
+    model: FacilityModel
+    client: mqtt.Client
+    registers: dict[str, MeterRegister] = field(default_factory=dict)
+    connected: threading.Event = field(default_factory=threading.Event)
+    unacknowledged: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def track(self, change: int) -> None:
+        with self.lock:
+            self.unacknowledged += change
+
+    @property
+    def facility_id(self) -> str:
+        return self.model.facility.facility_id
+
+
+class Fleet:
+    """Every simulated facility; `publish_round` sends one reading per meter."""
+
+    def __init__(self, settings: Settings, facilities: list[Facility]) -> None:
+        self.settings = settings
+        self.devices = [self._device(f) for f in facilities]
+
+    def _device(self, facility: Facility) -> FacilityDevice:
+        client = device_client(self.settings, facility.facility_id, client_id=f"sems-sim-{facility.facility_id}")
+        client.max_queued_messages_set(MAX_BUFFERED)
+        device = FacilityDevice(
+            FacilityModel(facility), client, {m: MeterRegister.fresh(m) for m in facility.meter_ids}
+        )
+        client.on_connect = lambda _c, _u, _f, reason, _p: self._on_connect(device, reason)
+        client.on_disconnect = lambda _c, _u, _f, reason, _p: self._on_disconnect(device, reason)
+        client.on_publish = lambda _c, _u, _mid, reason, _p: self._on_publish(device, reason)
+        return device
+
+    def connect(self) -> None:
+        """Start every connection in the background; paho reconnects on its own after a broker restart."""
+        for device in self.devices:
+            device.client.connect_async(self.settings.host, self.settings.mqtt_port, keepalive=30)
+            device.client.loop_start()
+
+    def close(self, timeout_s: float) -> None:
+        """Give queued readings up to `timeout_s` to be acknowledged, then disconnect."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and any(d.unacknowledged > 0 for d in self.devices):
+            time.sleep(0.05)
+        for device in self.devices:
+            device.client.disconnect()
+            device.client.loop_stop()
+
+    def connected(self) -> list[str]:
+        return [d.facility_id for d in self.devices if d.connected.is_set()]
+
+    def publish_round(self, at: datetime | None = None) -> int:
+        """One reading per meter, timestamped `at` (now); returns how many were handed to the client."""
+        at = at or datetime.now(UTC)
+        ts_ms = int(at.timestamp() * 1000)
+        handed = 0
+        for device in self.devices:
+            for meter_id, register in device.registers.items():
+                payload = register.read(ts_ms, device.model.meter_kw(meter_id, at))
+                handed += self._publish(device, readings_topic(self.settings, device.facility_id, meter_id), payload)
+        ROUNDS.inc()
+        return handed
+
+    def _publish(self, device: FacilityDevice, topic: str, payload: dict[str, Any]) -> int:
+        info = device.client.publish(topic, json.dumps(payload), qos=1)
+        # NO_CONN is fine for QoS 1: paho keeps the message and sends it after reconnecting.
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            PUBLISH_ERRORS.labels(device.facility_id).inc()
+            log.warning("reading refused by the client", extra={"fields": {"topic": topic, "rc": str(info.rc)}})
+            return 0
+        device.track(+1)
+        return 1
+
+    def _on_connect(self, device: FacilityDevice, reason: Any) -> None:
+        if reason.is_failure:
+            log.error("broker refused %s: %s", device.facility_id, reason)
+            return
+        device.connected.set()
+        CONNECTED.labels(device.facility_id).set(1)
+        log.info("connected as %s", device.facility_id)
+
+    def _on_disconnect(self, device: FacilityDevice, reason: Any) -> None:
+        device.connected.clear()
+        CONNECTED.labels(device.facility_id).set(0)
+        log.warning("disconnected %s: %s", device.facility_id, reason)
+
+    def _on_publish(self, device: FacilityDevice, reason: Any) -> None:
+        device.track(-1)
+        if reason.is_failure:
+            PUBLISH_ERRORS.labels(device.facility_id).inc()
+            log.warning("broker refused a reading of %s: %s", device.facility_id, reason)
+        else:
+            PUBLISHED.labels(device.facility_id).inc()

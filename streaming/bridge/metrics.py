@@ -1,0 +1,24 @@
+"""Prometheus metrics of the bridge (names `sems_bridge_*`, N1)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES_RECEIVED = Counter("sems_bridge_messages_received_total", "MQTT messages received")
+STALE_MESSAGES = Counter(
+    "sems_bridge_stale_messages_total", "Messages of a lost connection skipped (the broker redelivers them)"
+)
+READINGS_PUBLISHED = Counter("sems_bridge_readings_published_total", "Readings Kafka acknowledged")
+RECORDS_PUBLISHED = Counter("sems_bridge_records_published_total", "Kafka records acknowledged", ["topic"])
+READINGS_INVALID = Counter(
+    "sems_bridge_invalid_total", "Messages or batch readings rejected to the DLQ, by reason code", ["reason"]
+)
+KAFKA_ERRORS = Counter("sems_bridge_kafka_errors_total", "Kafka sends that failed after the producer's retries")
+MQTT_CONNECTED = Gauge("sems_bridge_mqtt_connected", "1 while connected to the MQTT broker")
+KAFKA_REACHABLE = Gauge("sems_bridge_kafka_reachable", "1 while the Kafka broker answers")
+PENDING_ACKS = Gauge("sems_bridge_pending_acks", "MQTT messages waiting for Kafka before they are acknowledged")
+PUBLISH_LATENCY = Histogram(
+    "sems_bridge_publish_latency_seconds",
+    "From MQTT receipt to Kafka acknowledgement",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)

@@ -1,0 +1,177 @@
+"""The bridge at work: receive MQTT messages, validate them, hand them to Kafka, acknowledge them.
+
+paho's network thread only queues what arrives; the main loop validates (`Contract`),
+sends DLQ entries and gateway batches at once, merges single readings per facility for
+`bridge_linger_ms`, and sends those. Acknowledgements flow back through the `AckLedger`.
+The MQTT session is persistent (fixed client id, clean_start False, session expiry), so
+the broker keeps queueing for the bridge while it is away.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from kafka import KafkaProducer
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from sems import logs
+from sems.mqtt import bridge_client
+from sems.settings import Settings
+from streaming.bridge import metrics
+from streaming.bridge.acks import AckLedger, Ticket
+from streaming.bridge.coalescer import Coalescer, FacilityBatch
+from streaming.bridge.inbound import Inbound, message_topic, trace_id_of
+from streaming.bridge.kafka_sink import KafkaSink
+from streaming.bridge.records import dlq_record, readings_record
+from streaming.contract import Contract, Rejection
+
+log = logging.getLogger(__name__)
+
+
+class Bridge:
+    """One bridge process: an MQTT subscription in, Kafka records out."""
+
+    def __init__(self, settings: Settings, producer: KafkaProducer) -> None:
+        self.settings = settings
+        self.contract = Contract.from_settings(settings)
+        self.client = bridge_client(settings, settings.bridge_client_id)
+        self.client.manual_ack_set(True)
+        self.client.on_connect, self.client.on_disconnect = self._on_connect, self._on_disconnect
+        self.client.on_message = self._on_message
+        self.ledger = AckLedger(self.client.ack)
+        self.sink = KafkaSink(settings, producer, self.ledger)
+        self.coalescer = Coalescer(max_readings=settings.bridge_max_batch_readings)
+        self.inbox: queue.Queue[Inbound] = queue.Queue()
+        self.mqtt_connected = threading.Event()
+
+    def health(self) -> tuple[bool, str]:
+        problems = [
+            name for name, ok in (("mqtt", self.mqtt_connected), ("kafka", self.sink.reachable)) if not ok.is_set()
+        ]
+        return (not problems, f"unreachable: {', '.join(problems)}" if problems else "mqtt connected, kafka reachable")
+
+    def run(self, stop: threading.Event) -> None:
+        """Bridge until `stop` is set, then send what is buffered, flush Kafka and disconnect."""
+        self.sink.start()
+        self._connect()
+        while not stop.is_set():
+            self._pump(timeout_s=0.2)
+            if self.sink.failed.is_set():
+                self._redeliver(stop)
+        self._flush()
+        self.sink.flush(self.settings.kafka_timeout_s)
+        self.client.disconnect()  # queued PUBACKs go out before the DISCONNECT
+        self.client.loop_stop()
+        self.sink.close(self.settings.kafka_timeout_s)
+
+    def _connect(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.settings.bridge_session_expiry_s
+        props.ReceiveMaximum = self.settings.bridge_receive_maximum
+        self.client.connect_async(
+            self.settings.host, self.settings.mqtt_port, keepalive=30, clean_start=False, properties=props
+        )
+        self.client.loop_start()
+
+    def _redeliver(self, stop: threading.Event) -> None:
+        """Kafka lost a record: drop the connection so the broker redelivers every unacknowledged message."""
+        log.warning("kafka refused a record; reconnecting to MQTT once Kafka answers, for redelivery")
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.ledger.new_generation()
+        metrics.PENDING_ACKS.set(0)
+        self.coalescer.drain()  # unacknowledged, so the broker sends them again
+        while not stop.is_set() and not self.sink.reachable.is_set():
+            stop.wait(1.0)
+        self.sink.failed.clear()
+        if not stop.is_set():
+            self._connect()
+
+    # paho's network thread: keep it quick.
+    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
+        if reason.is_failure:
+            log.error("MQTT broker refused the bridge: %s", reason)
+            return
+        client.subscribe([(topic, SubscribeOptions(qos=1)) for topic in self.contract.subscriptions()])
+        self.mqtt_connected.set()
+        metrics.MQTT_CONNECTED.set(1)
+        log.info("connected to MQTT", extra={"fields": {"subscriptions": self.contract.subscriptions()}})
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
+        self.ledger.new_generation()
+        metrics.PENDING_ACKS.set(0)
+        self.mqtt_connected.clear()
+        metrics.MQTT_CONNECTED.set(0)
+        log.warning("disconnected from MQTT: %s", reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        self.inbox.put(Inbound(message, self.ledger.generation, int(time.time() * 1000)))
+
+    # The main loop.
+    def _pump(self, timeout_s: float) -> None:
+        """Handle what arrives within `timeout_s`, then `linger` more, then send the merged readings."""
+        try:
+            self._handle(self.inbox.get(timeout=timeout_s))
+        except queue.Empty:
+            return
+        deadline = time.monotonic() + self.settings.bridge_linger_ms / 1000
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                self._handle(self.inbox.get(timeout=left))
+            except queue.Empty:
+                break
+        self._flush()
+
+    def _handle(self, inbound: Inbound) -> None:
+        message = inbound.message
+        trace_id = trace_id_of(message)
+        with logs.trace_context(trace_id):
+            metrics.MESSAGES_RECEIVED.inc()
+            ticket = self.ledger.open(message.mid, message.qos, inbound.generation, inbound.received_at_ms, trace_id)
+            if ticket is None:
+                metrics.STALE_MESSAGES.inc()
+                return
+            topic, payload = message_topic(message), bytes(message.payload)
+            try:
+                self._dispatch(ticket, topic, payload)
+            except Exception as exc:  # a bug of ours must not lose the message or stop the bridge
+                log.exception("bridge failed on a message; sending it to the DLQ")
+                self._reject(ticket, Rejection("bridge_error", repr(exc)[:300], topic, payload, None))
+            self.ledger.seal(ticket)
+            metrics.PENDING_ACKS.set(len(self.ledger))
+
+    def _dispatch(self, ticket: Ticket, topic: str, payload: bytes) -> None:
+        parsed = self.contract.parse(topic, payload, now_ms=ticket.received_at_ms)
+        for rejection in parsed.rejections:
+            self._reject(ticket, rejection)
+        if not parsed.readings or parsed.facility_id is None:
+            return
+        self.ledger.expect(ticket)
+        if parsed.batch:  # a gateway batch is one record of its own
+            self._send(FacilityBatch(parsed.facility_id, parsed.readings, [ticket]))
+        elif full := self.coalescer.add(ticket, parsed.facility_id, parsed.readings):
+            self._send(full)
+
+    def _reject(self, ticket: Ticket, rejection: Rejection) -> None:
+        metrics.READINGS_INVALID.labels(rejection.code).inc()
+        log.warning("rejected to DLQ", extra={"fields": {"topic": rejection.topic[:200], "reason": rejection.reason}})
+        self.ledger.expect(ticket)
+        record = dlq_record(self.settings.kafka_readings_dlq_topic, rejection, ticket.trace_id, ticket.received_at_ms)
+        self.sink.send(record, [ticket])
+
+    def _flush(self) -> None:
+        for batch in self.coalescer.drain():
+            self._send(batch)
+
+    def _send(self, batch: FacilityBatch) -> None:
+        record = readings_record(
+            self.settings.kafka_readings_topic, batch.facility_id, batch.readings, batch.trace_ids, batch.received_at_ms
+        )
+        self.sink.send(record, batch.tickets, readings=len(batch.readings))

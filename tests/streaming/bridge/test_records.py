@@ -1,0 +1,58 @@
+"""Kafka record formats: the readings record the Beam job reads and the DLQ record, exactly as documented."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from sems.readings import Reading
+from streaming.bridge.acks import Ticket
+from streaming.bridge.coalescer import Coalescer
+from streaming.bridge.records import dlq_record, readings_record
+from streaming.contract import Rejection
+
+READINGS = [Reading("fac-001", "fac-001-m01", 1764380000000, 12.5, 1234.5, 17), Reading("fac-001", "m2", 1, -1.0)]
+
+
+def test_readings_record_has_the_documented_key_value_and_headers() -> None:
+    record = readings_record("sensor-readings", "fac-001", READINGS, ["a1", "b2"], 1764380000123)
+    assert (record.topic, record.key) == ("sensor-readings", b"fac-001")
+    assert json.loads(record.value) == {
+        "v": 1,
+        "facility_id": "fac-001",
+        "readings": [
+            {"meter_id": "fac-001-m01", "ts_ms": 1764380000000, "kw": 12.5, "kwh": 1234.5, "seq": 17},
+            {"meter_id": "m2", "ts_ms": 1, "kw": -1.0, "kwh": None, "seq": None},
+        ],
+    }
+    assert record.headers == [("trace_id", b"a1"), ("trace_id", b"b2"), ("received_at_ms", b"1764380000123")]
+
+
+def test_dlq_record_keeps_reason_topic_and_original_bytes() -> None:
+    payload = b"\x00not json\xff"
+    rejection = Rejection("invalid_json", "not UTF-8", "sems/v1/readings/fac-001/m1", payload, "fac-001")
+    record = dlq_record("sensor-readings.dlq", rejection, "trace-9", 42)
+    value = json.loads(record.value)
+    assert value == {
+        "reason": "invalid_json: not UTF-8",
+        "topic": "sems/v1/readings/fac-001/m1",
+        "payload_b64": base64.b64encode(payload).decode(),
+        "received_at_ms": 42,
+    }
+    assert (record.key, record.headers) == (b"fac-001", [("trace_id", b"trace-9")])
+    unknown = dlq_record("dlq", Rejection("unknown_topic", "x", "t", b"", None), "t", 1)
+    assert unknown.key is None
+
+
+def test_coalescer_merges_per_facility_and_hands_over_a_full_batch_at_once() -> None:
+    coalescer = Coalescer(max_readings=3)
+    tickets = [Ticket(mid, 1, 0, 100 - mid, f"t{mid}") for mid in range(4)]
+    assert coalescer.add(tickets[0], "fac-001", READINGS[:1]) is None
+    assert coalescer.add(tickets[1], "fac-002", READINGS[:1]) is None
+    full = coalescer.add(tickets[2], "fac-001", READINGS)
+    assert full is not None and full.facility_id == "fac-001" and len(full.readings) == 3
+    assert (full.trace_ids, full.received_at_ms) == (["t0", "t2"], 98)
+    coalescer.add(tickets[3], "fac-002", READINGS[:1])
+    [rest] = coalescer.drain()
+    assert (rest.facility_id, rest.trace_ids) == ("fac-002", ["t1", "t3"])
+    assert not coalescer
