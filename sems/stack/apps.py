@@ -7,6 +7,7 @@ Dagster and MLflow have modules of their own (`dagster.py`, `mlflow.py`).
 
 from __future__ import annotations
 
+from sems.stack import prism
 from sems.stack.controller import python_module
 from sems.stack.health import http_link, http_probe
 from sems.stack.service import Service
@@ -25,6 +26,7 @@ BEAM_JOB = Service(
     name="beam-job",
     port_setting="beam_job_port",
     command=lambda s: python_module("streaming.beam_job"),
+    install=prism.install,
     healthy=http_probe("beam_job_port", "/healthz"),
     url=http_link("beam_job_port", "/metrics"),
 )

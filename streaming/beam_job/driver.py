@@ -1,0 +1,109 @@
+"""The driver loop: plan offset ranges, run one bounded Beam pipeline over them on Prism, commit, repeat.
+
+A failed run (QuestDB down, a write refused, Kafka unreadable) commits nothing: the driver
+backs off and retries the same ranges, so no reading is lost and replays are harmless
+(DEDUP UPSERT KEYS). SIGTERM lets the current run finish and commit, then the job exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+
+from sems import logs
+from sems.settings import Settings, get_settings
+from sems.stack import prism
+from streaming.beam.kafka_io import OffsetRange
+from streaming.beam.pipeline import RunCounts, run_batch
+from streaming.beam_job import service
+from streaming.beam_job.offsets import ConsumerOffsets
+
+log = logging.getLogger("streaming.beam_job")
+
+
+class BeamJob:
+    """One job instance: its consumer-group offsets, the Prism binary, and a stop flag set by SIGTERM."""
+
+    def __init__(self, settings: Settings, prism_binary: Path) -> None:
+        self.settings = settings
+        self.prism = prism_binary
+        self.offsets = ConsumerOffsets(settings)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        """Loop until stopped; each turn is one bounded run over new offsets."""
+        while not self.stopping.is_set():
+            ranges = self.offsets.plan(self.settings.beam_batch_max_records)
+            service.CONSUMER_LAG.set(self.offsets.lag)
+            if not ranges:
+                self.stopping.wait(self.settings.beam_poll_timeout_ms / 1000)
+                continue
+            with logs.trace_context():
+                self._run_until_written(ranges)
+        self.offsets.close()
+        log.info("stopped")
+
+    def _run_until_written(self, ranges: list[OffsetRange]) -> None:
+        """Run `ranges` until a run succeeds (then commit) or the job is stopping (then commit nothing)."""
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                counts = run_batch(self.settings, self.prism, ranges)
+            except Exception as exc:  # noqa: BLE001 - any failed run is retried; the offsets stay uncommitted
+                attempt += 1
+                service.BATCH_FAILURES.inc()
+                backoff = min(self.settings.beam_retry_max_backoff_s, 0.5 * 2**attempt)
+                log.warning(
+                    "run failed, retrying the same offsets",
+                    extra={
+                        "fields": {
+                            "error": repr(exc)[:500],
+                            "attempt": attempt,
+                            "backoff_s": backoff,
+                            "records": _size(ranges),
+                        }
+                    },
+                )
+                if self.stopping.wait(backoff):
+                    return
+                self.offsets.keep_alive()
+                continue
+            committed = self.offsets.commit(ranges)
+            self._record(counts, time.perf_counter() - started, committed)
+            return
+
+    def _record(self, counts: RunCounts, seconds: float, committed: bool) -> None:
+        service.RECORDS.inc(counts["records_consumed"])
+        service.READINGS.inc(counts["readings_written"])
+        service.PARSE_FAILURES.inc(counts["parse_failures"])
+        service.FACILITY_MINUTES.inc(counts["facility_minutes_written"])
+        service.BATCH_SECONDS.observe(seconds)
+        if committed:
+            service.LAST_COMMIT.set_to_current_time()
+        log.info(
+            "batch written", extra={"fields": {**counts.counts, "seconds": round(seconds, 3), "committed": committed}}
+        )
+
+
+def _size(ranges: list[OffsetRange]) -> int:
+    return sum(r.size for r in ranges)
+
+
+def main() -> None:
+    settings = get_settings()
+    logs.configure("beam-job", settings.log_level)
+    for chatty in ("kafka", "httpx", "apache_beam.runners.worker"):  # health probes and per-run harness setup
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    job = BeamJob(settings, prism.binary(settings))
+    signal.signal(signal.SIGTERM, lambda *_: job.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: job.stopping.set())
+    server = service.serve(settings)
+    log.info("started", extra={"fields": {"group": settings.beam_consumer_group, "port": settings.beam_job_port}})
+    try:
+        job.run()
+    finally:
+        server.shutdown()

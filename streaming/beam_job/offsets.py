@@ -1,0 +1,74 @@
+"""The job's place in Kafka: which offset ranges to run next, and committing them once QuestDB has them.
+
+The driver's consumer is in group `beam_consumer_group` (cooperative rebalancing, manual
+commits) but never fetches: its partitions stay paused, and a bounded Beam run reads each
+planned range itself. Offsets are committed only after the run that wrote them succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kafka import TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from sems.settings import Settings
+from sems.stores import kafka
+from streaming.beam.kafka_io import OffsetRange
+
+log = logging.getLogger(__name__)
+GROUP_POLL_MS = 100
+
+
+class ConsumerOffsets:
+    """Plans offset ranges of the assigned partitions from the committed positions; commits them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.consumer = kafka.consumer(settings, settings.beam_consumer_group, settings.kafka_readings_topic)
+        self.next: dict[TopicPartition, int] = {}
+        self.lag = 0
+
+    def keep_alive(self) -> set[TopicPartition]:
+        """Serve the group protocol (joins, rebalances) without fetching; returns the assignment."""
+        self.consumer.poll(timeout_ms=GROUP_POLL_MS)
+        assigned = set(self.consumer.assignment())
+        self.consumer.pause(*assigned)
+        for tp in set(self.next) - assigned:
+            del self.next[tp]  # revoked: its new owner continues from the committed offset
+        return assigned
+
+    def plan(self, max_records: int) -> list[OffsetRange]:
+        """The next ranges to run (at most `max_records` offsets in all); [] when there is nothing new."""
+        assigned = self.keep_alive()
+        if not assigned:
+            return []
+        ends = self.consumer.end_offsets(list(assigned))
+        for tp in assigned - set(self.next):
+            committed = self.consumer.committed(tp)
+            self.next[tp] = committed if committed is not None else self.consumer.beginning_offsets([tp])[tp]
+        self.lag = sum(max(0, ends[tp] - self.next[tp]) for tp in assigned)
+        per_partition = max(1, max_records // len(assigned))
+        return [
+            OffsetRange(tp.topic, tp.partition, self.next[tp], min(ends[tp], self.next[tp] + per_partition))
+            for tp in sorted(assigned)
+            if ends[tp] > self.next[tp]
+        ]
+
+    def commit(self, ranges: list[OffsetRange]) -> bool:
+        """Commit the ends of `ranges`; False if a rebalance took a partition (its new owner replays, harmlessly)."""
+        offsets = {TopicPartition(r.topic, r.partition): OffsetAndMetadata(r.end, "", -1) for r in ranges}
+        try:
+            self.consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            log.warning("offset commit failed; the ranges will be replayed", extra={"fields": {"error": repr(exc)}})
+            self.next.clear()
+            return False
+        for tp, done in offsets.items():
+            self.next[tp] = done.offset
+        self.lag = max(0, self.lag - sum(r.size for r in ranges))
+        return True
+
+    def close(self) -> None:
+        self.consumer.close(autocommit=False)

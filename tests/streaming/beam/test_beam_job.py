@@ -1,0 +1,66 @@
+"""The running beam-job service: a Kafka record in the bridge's format lands in `readings` and `facility_load_1m`."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from sems.settings import Settings
+from sems.stack.health import http_ok
+from sems.stores import kafka, questdb
+from tests.support import wait_until
+
+
+def produce(settings: Settings, facility_id: str, value: bytes) -> None:
+    producer = kafka.producer(settings)
+    try:
+        producer.send(settings.kafka_readings_topic, key=facility_id.encode(), value=value,
+                      headers=[("trace_id", uuid.uuid4().hex.encode()), ("received_at_ms", b"0")]
+                      ).get(timeout=settings.kafka_timeout_s)
+    finally:
+        producer.close(timeout=settings.kafka_timeout_s)
+
+
+def rows(settings: Settings, sql: str) -> list[dict]:
+    return questdb.query(settings, sql)
+
+
+def test_a_record_becomes_raw_readings_and_a_facility_minute(settings: Settings) -> None:
+    facility_id = f"it-fac-{uuid.uuid4().hex[:12]}"
+    minute_ms = (int(time.time() * 1000) // 60_000 - 2) * 60_000  # a closed minute, two minutes ago
+    readings = [
+        {"meter_id": f"m-{uuid.uuid4().hex[:8]}-a", "ts_ms": minute_ms + 5_000, "kw": 10.0, "kwh": 1.0, "seq": 1},
+        {"meter_id": "m-b", "ts_ms": minute_ms + 20_000, "kw": 4.0, "kwh": None, "seq": None},
+    ]
+    produce(settings, facility_id, json.dumps({"v": 1, "facility_id": facility_id, "readings": readings[:1]}).encode())
+    produce(settings, facility_id, json.dumps({"v": 1, "facility_id": facility_id, "readings": readings[1:]}).encode())
+
+    where = f"WHERE facility_id = '{facility_id}'"
+    raw = wait_until(lambda: len(got := rows(settings, f"SELECT * FROM readings {where}")) == 2 and got,
+                     timeout_s=60, what="both readings in QuestDB readings")
+    assert sorted(r["kw"] for r in raw) == [4.0, 10.0]
+    # Two records (possibly two runs) of one minute: the facility minute totals both meters.
+    load = wait_until(lambda: [r for r in rows(settings, f"SELECT * FROM facility_load_1m {where}") if r["meters"] > 1],
+                      timeout_s=60, what="the facility minute of both meters")
+    assert load[0]["kw_avg"] == 14.0 and load[0]["readings"] == 2
+    assert load[0]["ts"].startswith(time.strftime("%Y-%m-%dT%H:%M", time.gmtime(minute_ms / 1000)))
+
+
+def test_a_malformed_record_goes_to_the_dlq_and_the_job_stays_healthy(settings: Settings) -> None:
+    marker = f"bad-{uuid.uuid4().hex}".encode()
+    consumer = kafka.consumer(settings, f"it-{uuid.uuid4().hex}", settings.kafka_readings_dlq_topic)
+    try:
+        wait_until(lambda: consumer.poll(timeout_ms=200) is not None and consumer.assignment(),
+                   timeout_s=30, what="DLQ consumer assignment")
+        produce(settings, "it-fac-bad", b"{not json " + marker)
+
+        def dlq_entry() -> list:
+            batch = consumer.poll(timeout_ms=500)
+            return [m for msgs in batch.values() for m in msgs if marker in m.value]
+
+        entry = wait_until(dlq_entry, timeout_s=60, what="the malformed record in the readings DLQ")[0]
+    finally:
+        consumer.close(autocommit=False)
+    assert dict(entry.headers)["reason"].startswith(b"value is not JSON")
+    assert http_ok(f"http://{settings.host}:{settings.beam_job_port}/healthz")

@@ -1,0 +1,98 @@
+"""ParseReadings and FacilityLoad1m on Beam's TestPipeline: parsing, DLQ routing, 1-minute totals."""
+
+from __future__ import annotations
+
+import json
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from sems.readings import Reading
+from streaming.beam.loads import FacilityMinute
+from streaming.beam.records import KafkaRecord, ReadingBatch
+from streaming.beam.transforms import DLQ_TAG, FacilityLoad1m, ParseReadings
+
+T0 = 1_764_380_040_000  # a minute boundary (epoch ms)
+
+
+def record(value: object, key: bytes | None = b"fac-1", offset: int = 0) -> KafkaRecord:
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return KafkaRecord("sensor-readings", 3, offset, key, raw, (("trace_id", b"trace-1"),))
+
+
+def body(*readings: dict, facility_id: str = "fac-1") -> dict:
+    return {"v": 1, "facility_id": facility_id, "readings": list(readings)}
+
+
+def test_parse_routes_good_records_to_batches_and_bad_ones_to_the_dlq() -> None:
+    good = record(
+        body(
+            {"meter_id": "m1", "ts_ms": T0, "kw": 12.5, "kwh": 100.0, "seq": 7},
+            {"meter_id": "m2", "ts_ms": T0 + 1, "kw": 3, "kwh": None, "seq": None},
+        )
+    )
+    bad = [
+        record(b"not json", offset=1),
+        record(body({"meter_id": "m1", "ts_ms": T0, "kw": "NaN"}), offset=2),
+        record(body({"meter_id": "m1", "ts_ms": T0, "kw": 1.0}), key=b"other-facility", offset=3),
+        record({"v": 2, "facility_id": "fac-1", "readings": []}, offset=4),
+    ]
+    with test_pipeline.TestPipeline() as p:
+        parsed = p | beam.Create([good, *bad]) | ParseReadings()
+        expected = ReadingBatch(
+            "fac-1",
+            (Reading("fac-1", "m1", T0, 12.5, 100.0, 7), Reading("fac-1", "m2", T0 + 1, 3.0, None, None)),
+            "trace-1",
+        )
+        assert_that(parsed.readings, equal_to([expected]), label="Batches")
+        reasons = parsed[DLQ_TAG] | beam.Map(lambda e: (e.record.offset, e.reason.split(" ")[0]))
+        assert_that(
+            reasons, equal_to([(1, "value"), (2, "readings[0].kw"), (3, "key"), (4, "unsupported")]), label="DlqReasons"
+        )
+
+
+def test_facility_load_sums_meter_averages_per_event_time_minute_out_of_order() -> None:
+    # Two batches, readings out of order and spanning two minutes; m1 reports twice in the first minute.
+    first = ReadingBatch(
+        "fac-1",
+        (
+            Reading("fac-1", "m1", T0 + 45_000, 30.0),
+            Reading("fac-1", "m2", T0 + 61_000, 5.0),
+            Reading("fac-1", "m1", T0 + 15_000, 10.0),
+        ),
+    )
+    second = ReadingBatch("fac-1", (Reading("fac-1", "m2", T0 + 30_000, 4.0), Reading("fac-1", "m1", T0 + 62_000, 7.0)))
+    other = ReadingBatch("fac-2", (Reading("fac-2", "m9", T0 + 1_000, 2.0),))
+    with test_pipeline.TestPipeline() as p:
+        loads = p | beam.Create([first, other, second]) | FacilityLoad1m()
+        assert_that(
+            loads,
+            equal_to(
+                [
+                    # minute 0: m1 avg (10+30)/2 = 20, m2 avg 4 -> 24 kW; min 10+4, max 30+4
+                    FacilityMinute("fac-1", T0, 24.0, 14.0, 34.0, 24.0 / 60, 3, 2),
+                    FacilityMinute("fac-1", T0 + 60_000, 12.0, 12.0, 12.0, 12.0 / 60, 2, 2),
+                    FacilityMinute("fac-2", T0, 2.0, 2.0, 2.0, 2.0 / 60, 1, 1),
+                ]
+            ),
+        )
+
+
+@pytest.mark.parametrize(
+    "reading",
+    [
+        {"ts_ms": T0, "kw": 1.0},
+        {"meter_id": "m1", "ts_ms": -5, "kw": 1.0},
+        {"meter_id": "m1", "ts_ms": True, "kw": 1.0},
+        {"meter_id": "m1", "ts_ms": T0, "kw": 1.0, "seq": 1.5},
+        {"meter_id": "m1", "ts_ms": T0, "kw": 1.0, "kwh": "x"},
+    ],
+)
+def test_parse_refuses_each_malformed_reading(reading: dict) -> None:
+    from streaming.beam.records import DlqEntry, parse_record
+
+    parsed = parse_record(record(body(reading)))
+    assert isinstance(parsed, DlqEntry)
+    assert parsed.reason.startswith("readings[0].")
