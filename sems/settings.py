@@ -62,9 +62,12 @@ class Settings(BaseSettings):
     postgres_password: SecretStr = SecretStr("sems-dev-password")
     postgres_db: str = "sems"
     postgres_timeout_s: float = 5.0
+    postgres_statement_timeout_s: float = 30.0  # server-side cap on any one statement of our clients
 
     # Redis
     redis_port: int = 6380
+    redis_timeout_s: float = 2.0
+    redis_maxmemory_mb: int = 256
 
     # Mosquitto (MQTT)
     mqtt_port: int = 1884
@@ -72,6 +75,13 @@ class Settings(BaseSettings):
     mqtt_bridge_password: SecretStr = SecretStr("sems-bridge-dev-password")
     mqtt_device_password: SecretStr = SecretStr("sems-device-dev-password")
     mqtt_topic_prefix: str = "sems/v1"
+    mqtt_timeout_s: float = 5.0
+    # Per-client queue while a subscriber (the bridge) is away or not acknowledging. Bounded so a stalled client cannot
+    # exhaust the broker's memory; 1M is minutes at the benchmark's peak rate, days at the demo fleet's.
+    mqtt_max_queued_messages: int = 1_000_000
+    mqtt_max_inflight_messages: int = 1000
+    # Above the bridge's payload limit, so oversize payloads still reach the bridge (and its DLQ with a reason).
+    mqtt_max_packet_bytes: int = 4 * 1024 * 1024
 
     # Orchestration and ML
     dagster_port: int = 3000
@@ -84,11 +94,25 @@ class Settings(BaseSettings):
     beam_job_port: int = 8072
     simulator_port: int = 8073
 
+    # MQTT -> Kafka bridge (the edge: validation bounds of the MQTT contract live here too)
+    bridge_client_id: str = "sems-bridge"
+    bridge_session_expiry_s: int = 7 * 24 * 3600  # how long Mosquitto queues QoS 1 messages while the bridge is away
+    bridge_receive_maximum: int = 1000  # MQTT 5 unacknowledged messages the broker may have in flight to the bridge
+    bridge_linger_ms: int = 5  # single readings of one facility are merged into one Kafka record for this long
+    bridge_max_payload_bytes: int = 1024 * 1024
+    bridge_max_batch_readings: int = 10_000
+    reading_kw_min: float = -1.0e4  # negative: on-site generation exporting
+    reading_kw_max: float = 1.0e5
+    reading_max_future_s: float = 3600.0
+    reading_max_age_s: float = 30 * 24 * 3600.0
+
     # Beam streaming job
     beam_version: str = "2.77.0"
     beam_batch_max_records: int = 5000
     beam_poll_timeout_ms: int = 1000
     beam_consumer_group: str = "sems-beam-job"
+    beam_allowed_lateness_s: int = 600
+    beam_retry_max_backoff_s: float = 30.0
 
     # Simulator (the field)
     simulator_facilities: int = 5
@@ -98,6 +122,11 @@ class Settings(BaseSettings):
     # Forecasting
     forecast_horizon_hours: int = 24
     forecast_step_minutes: int = 15
+
+    # Analyst UI (Streamlit)
+    ui_refresh_s: float = 15.0  # live tiles rerun this often
+    ui_stale_after_s: float = 45.0  # newest reading older than this: stale banner (S1)
+    ui_live_hours: int = 6  # how much recent load the live page charts
 
     # Stack control
     stack_start_timeout_s: float = 180.0

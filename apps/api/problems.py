@@ -1,0 +1,52 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`), the API's one error shape."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sems.logs import current_trace_id
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, detail: str, *, title: str | None = None, **extra: Any) -> JSONResponse:
+    """A problem-details response; `trace_id` lets an operator find the request's log lines."""
+    body = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "trace_id": current_trace_id(),
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem(exc.status_code, str(exc.detail))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+    return problem(422, "the request is not valid", errors=errors)
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    # Fail fast and say so (C1): the caller may retry later, nothing is half-answered.
+    return problem(503, "the control-plane database (PostgreSQL) is unavailable", title="Service Unavailable")
+
+
+def install(app: FastAPI) -> None:
+    """Answer HTTP, validation and database-down errors as problem details (anything else: the middleware)."""
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _database_down)
