@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from typing import Annotated, TypeVar
 
 import typer
@@ -113,6 +114,14 @@ def stack_kill(service: Annotated[str, typer.Argument(help="Service to SIGKILL."
     killed = _one_line_errors(lambda: controller.kill(get_settings(), service))
     typer.echo(f"killed {service}" if killed else f"{service} was not running")
 
+
+def _add_layer_commands() -> None:
+    """Attach sub-commands that live above the kernel (declared as `sems.cli` entry points)."""
+    for entry in entry_points(group="sems.cli"):
+        app.add_typer(entry.load(), name=entry.name)
+
+
+_add_layer_commands()
 
 if __name__ == "__main__":
     app()
