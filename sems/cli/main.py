@@ -45,17 +45,31 @@ def stack_up(
     settings = get_settings()
     started = time.monotonic()
     try:
-        _one_line_errors(lambda: controller.up(settings, services or []))
+        _one_line_errors(lambda: controller.up(settings, services or [], report=_say))
     except KeyboardInterrupt:
-        typer.echo("interrupted: stopping the stack")
-        controller.down(settings, services or [])
+        _stop_after_interrupt(services or [], "interrupted: stopping the stack")
         raise typer.Exit(130) from None
     typer.echo(f"stack up in {time.monotonic() - started:.1f}s")
     _print_status(services or [])
     if attach:
         _wait_for_interrupt()
-        typer.echo("stopping the stack")
-        controller.down(settings, services or [])
+        _stop_after_interrupt(services or [], "stopping the stack")
+
+
+def _stop_after_interrupt(services: list[str], message: str) -> None:
+    """Stop the stack even if the terminal (or a pipe such as `| tee`) went away with the Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    _say(message)
+    controller.down(get_settings(), services, report=_say)
+
+
+def _say(line: str) -> None:
+    """Progress output that never stops the work it reports on (a closed pipe is not an error here)."""
+    try:
+        typer.echo(line)
+    except OSError:
+        pass
 
 
 def _wait_for_interrupt() -> None:

@@ -1,0 +1,54 @@
+"""The walking skeleton end to end: a reading published over MQTT is queryable in QuestDB, trace id and all."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+
+from sems.mqtt import readings_topic
+from sems.settings import Settings
+from sems.stores.questdb import query
+from tests.streaming.bridge.conftest import device, facility_id  # noqa: F401 - pytest fixtures
+from tests.support import wait_until
+
+
+def test_a_reading_published_over_mqtt_lands_in_readings_and_the_facility_minute(
+    settings: Settings, device: Callable[..., None], facility_id: str  # noqa: F811
+) -> None:
+    meter_id = f"e2e-{uuid.uuid4().hex[:12]}"
+    trace_id = uuid.uuid4().hex
+    ts_ms = int(time.time() * 1000)
+    payload = json.dumps({"ts": ts_ms, "kw": 12.25, "kwh": 1000.5, "seq": 1}).encode()
+
+    device(readings_topic(settings, facility_id, meter_id), payload, trace_id=trace_id)
+
+    sql = f"SELECT facility_id, kw, kwh, seq, trace_id FROM readings WHERE meter_id = '{meter_id}'"
+    rows = wait_until(
+        lambda: query(settings, sql),
+        timeout_s=90, what="the reading in QuestDB",
+    )
+    assert rows == [{"facility_id": facility_id, "kw": 12.25, "kwh": 1000.5, "seq": 1, "trace_id": trace_id}]
+    minute = time.strftime("%Y-%m-%dT%H:%M:00.000000Z", time.gmtime(ts_ms // 1000))
+    totals = wait_until(
+        lambda: query(settings, f"SELECT meters FROM facility_load_1m WHERE facility_id = '{facility_id}' "
+                                f"AND ts = '{minute}'"),
+        timeout_s=90, what="the facility minute",
+    )
+    assert totals[0]["meters"] >= 1
+
+
+def test_a_malformed_reading_does_not_stop_the_next_good_one(
+    settings: Settings, device: Callable[..., None], facility_id: str  # noqa: F811
+) -> None:
+    meter_id = f"e2e-{uuid.uuid4().hex[:12]}"
+    topic = readings_topic(settings, facility_id, meter_id)
+    device(topic, b"{not json")
+    device(topic, json.dumps({"ts": int(time.time() * 1000), "kw": "NaN"}).encode())
+    device(topic, json.dumps({"ts": int(time.time() * 1000), "kw": 3.5, "seq": 2}).encode())
+    rows = wait_until(
+        lambda: query(settings, f"SELECT kw, seq FROM readings WHERE meter_id = '{meter_id}'"),
+        timeout_s=90, what="the good reading after two bad ones",
+    )
+    assert rows == [{"kw": 3.5, "seq": 2}]
