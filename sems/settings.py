@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     bridge_linger_ms: int = 5  # single readings of one facility are merged into one Kafka record for this long
     bridge_max_payload_bytes: int = 1024 * 1024
     bridge_max_batch_readings: int = 10_000
+    # Kafka outage (C4): a circuit breaker around the producer, a bounded durable disk spool behind it.
+    bridge_publish_timeout_s: float = 5.0  # one cycle's records must be acknowledged by Kafka within this
+    bridge_breaker_failures: int = 2  # failed publish cycles in a row that open the breaker
+    bridge_breaker_reset_s: float = 5.0  # open breaker: probe Kafka again (by draining the spool) after this
+    bridge_spool_dir: Path | None = None  # default: <state>/bridge-spool
+    bridge_spool_max_bytes: int = 2 * 1024**3  # compressed; above 80 % the bridge stops acknowledging MQTT
+    bridge_spool_segment_bytes: int = 16 * 1024**2
     reading_kw_min: float = -1.0e4  # negative: on-site generation exporting
     reading_kw_max: float = 1.0e5
     reading_max_future_s: float = 3600.0
@@ -113,6 +120,7 @@ class Settings(BaseSettings):
     beam_consumer_group: str = "sems-beam-job"
     beam_allowed_lateness_s: int = 600
     beam_retry_max_backoff_s: float = 30.0
+    beam_write_attempts: int = 4  # QuestDB write tries per bundle (sems.resilience.retry) before the run fails or DLQs
 
     # Simulator (the field)
     simulator_facilities: int = 5
@@ -122,11 +130,93 @@ class Settings(BaseSettings):
     # Forecasting
     forecast_horizon_hours: int = 24
     forecast_step_minutes: int = 15
+    forecast_stale_after_min: float = 30.0  # freshness check: newest forecast older than this alerts
+    forecast_fallback_widening: float = 2.0  # fallback bands are this much wider than the baseline's own errors
+    forecast_fallback_quality: float = 0.3  # data_quality_score of fallback rows (model rows: 1.0 minus penalties)
+    kafka_forecasts_buffer_topic: str = "load-forecasts.buffer"  # forecasts PostgreSQL refused, replayed later (C1)
+    forecast_buffer_group: str = "sems-forecast-replay"
+
+    # Weather providers (C5): tried in this order; "replay" (pvlib TMY files) needs no network.
+    weather_providers: list[str] = ["replay"]
+    weatherapi_url: str = "https://api.weatherapi.com/v1"
+    weatherapi_key: SecretStr = SecretStr("")
+    open_meteo_url: str = "https://api.open-meteo.com"
+    nws_url: str = "https://api.weather.gov"
+    weather_timeout_s: float = 5.0
+    weather_breaker_failures: int = 3
+    weather_breaker_reset_s: float = 300.0
+    weather_cache_max_age_h: float = 12.0  # an older cached forecast counts as no weather
 
     # Analyst UI (Streamlit)
     ui_refresh_s: float = 15.0  # live tiles rerun this often
     ui_stale_after_s: float = 45.0  # newest reading older than this: stale banner (S1)
     ui_live_hours: int = 6  # how much recent load the live page charts
+    ui_fast_refresh_s: float = 5.0  # during an active DR event or when a facility is above ui_high_load_ratio (S1)
+    ui_high_load_ratio: float = 0.8
+
+    # Read API: JWT bearer tokens (N2) and the Redis cache (S4)
+    # Production (Auth0): issuer "https://<tenant>.auth0.com/", jwks url "https://<tenant>.auth0.com/.well-known/jwks.json".
+    # Empty jwks url: the development issuer, whose key pair lives under the state dir and whose JWKS the API serves.
+    auth_issuer: str = "sems-dev-issuer"
+    auth_audience: str = "sems-api"
+    auth_jwks_url: str = ""
+    auth_algorithms: tuple[str, ...] = ("RS256",)
+    auth_leeway_s: float = 10.0  # clock skew tolerated on exp/nbf
+    auth_jwks_timeout_s: float = 5.0
+    auth_jwks_cache_s: int = 300
+    api_cache_ttl_min_s: float = 8.0  # fresh for a jittered 8-12 s, so entries never expire together
+    api_cache_ttl_max_s: float = 12.0
+    api_cache_stale_s: float = 60.0  # served past freshness only while the database cannot answer
+    api_cache_lock_s: float = 5.0  # single-flight lock lifetime (a crashed holder frees it after this)
+    api_breaker_failures: int = 3
+    api_breaker_reset_s: float = 10.0
+
+    # Demand response: webhook intake, saga, BMS (SOAP), notifications, utility reports
+    # Per-utility Standard Webhooks secrets ("whsec_" + base64), e.g. SEMS_DR_WEBHOOK_SECRETS='{"util-a": "whsec_..."}'.
+    dr_webhook_secrets: dict[str, SecretStr] = Field(
+        default_factory=lambda: {"demo-utility": SecretStr("whsec_c2Vtcy1kZXYtZHItd2ViaG9vay1zZWNyZXQ=")}
+    )
+    dr_webhook_tolerance_s: int = 300  # signed timestamps outside +/- this window are refused
+    dr_utility_callbacks: dict[str, str] = Field(default_factory=dict)  # utility -> report URL (OpenADR 3 reports)
+    dr_dispatch_lead_s: float = 120.0  # dispatch this long before an event starts
+    dr_manager_email_template: str = "manager+{facility_id}@sems.local"  # when a facility has no manager_email
+    dr_webhook_max_bytes: int = 256 * 1024
+    dr_sensor_interval_s: int = 5
+    dr_forecast_stale_after_s: float = 1800.0  # older forecasts: plan conservatively (M4)
+    dr_conservative_factor: float = 0.5  # share of the P10-based sheddable load promised when stale/fallback
+    dr_reconciliation_tolerance: float = 0.10
+    dr_callback_timeout_s: float = 10.0
+    bms_port: int = 8074  # the SOAP BMS simulator (one endpoint per facility: /bms/<facility_id>)
+    bms_url_template: str = ""  # production BMS address per facility; empty = the local simulator
+    bms_facilities: int = 0  # facilities the simulator serves; 0 = simulator_facilities
+    bms_connect_timeout_s: float = 10.0
+    bms_read_timeout_s: float = 20.0
+    bms_retries: int = 2
+    bms_retry_delay_s: float = 5.0
+    bms_breaker_timeouts: int = 3
+    bms_breaker_reset_s: float = 300.0
+    bms_facility_concurrency: int = 2  # bulkhead: concurrent commands per facility
+    bms_max_parallel_facilities: int = 64
+    smtp_host: str = ""  # empty = settings.host
+    smtp_port: int = 8025
+    smtp_sender: str = "sems-dr@localhost"
+    smtp_timeout_s: float = 10.0
+
+    # Archive (Parquet history, S5/M5): a local directory by default, `s3://bucket/prefix` when configured
+    archive_root: str = ""  # empty: <state_dir>/archive
+    archive_slice_rows: int = 1_000_000  # export streams the day in time slices of about this many rows
+    archive_row_group_rows: int = 500_000
+    archive_check_batch_rows: int = 2_000_000  # rows per Great Expectations batch (pandas; bounded memory)
+    archive_kw_headroom: float = 1.5  # plausible max kW of a meter: facility contract demand x this
+    archive_completeness_min: float = 0.99
+    archive_reading_interval_s: float = 15.0  # expected readings per meter per day = 86400 / this
+    archive_timeout_s: float = 120.0  # one time-slice export request
+    s3_port: int = 9190  # local S3-compatible server (moto)
+    s3_bucket: str = "sems-archive"
+    s3_access_key: str = "sems-local"
+    s3_secret_key: SecretStr = SecretStr("sems-local-secret")
+    s3_endpoint_url: str = ""  # empty: the local server of the stack
+    s3_timeout_s: float = 10.0  # connect timeout; reads may take up to archive_timeout_s
 
     # Stack control
     stack_start_timeout_s: float = 180.0
@@ -168,6 +258,15 @@ class Settings(BaseSettings):
     @property
     def redis_url(self) -> str:
         return f"redis://{self.host}:{self.redis_port}/0"
+
+    @property
+    def archive_url(self) -> str:
+        """Where archived partitions live: a local directory or an `s3://` URL."""
+        return self.archive_root or str(self.state / "archive")
+
+    @property
+    def s3_url(self) -> str:
+        return self.s3_endpoint_url or f"http://{self.host}:{self.s3_port}"
 
     @property
     def mlflow_url(self) -> str:

@@ -129,10 +129,20 @@ def stack_kill(service: Annotated[str, typer.Argument(help="Service to SIGKILL."
     typer.echo(f"killed {service}" if killed else f"{service} was not running")
 
 
+bench_app = typer.Typer(help="Benchmarks that print figures (never timed tests).", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
 def _add_layer_commands() -> None:
-    """Attach sub-commands that live above the kernel (declared as `sems.cli` entry points)."""
+    """Attach commands that live above the kernel, declared as entry points so `sems` never imports them.
+
+    `sems.cli` entries are Typer apps (`sems NAME ...`); `sems.bench` entries are command
+    functions (`sems bench NAME ...`).
+    """
     for entry in entry_points(group="sems.cli"):
         app.add_typer(entry.load(), name=entry.name)
+    for entry in entry_points(group="sems.bench"):
+        bench_app.command(entry.name)(entry.load())
 
 
 _add_layer_commands()

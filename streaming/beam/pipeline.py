@@ -1,12 +1,13 @@
-"""The job's pipeline: Kafka offset ranges -> parsed reading batches -> QuestDB `readings` and `facility_load_1m`.
+"""The job's pipeline: Kafka offset ranges -> QuestDB `readings`, `meter_load_1m` and the facility rollups.
 
-    ReadOffsetRanges -> ParseReadings -> WriteReadings -> TouchedMinutes -> ReadStoredMinutes
-                                  \\-> dlq -> PublishDlq                       -> FacilityLoad1m -> WriteFacilityLoad
+    ReadOffsetRanges -> ParseReadings -> WriteReadings -> TouchedMinutes -> StoredMeterPartials (-> meter_load_1m)
+                                  \\-> dlq -> PublishDlq   -> FacilityLoad1m -> WriteFacilityLoad -> TouchedRollups
+                                                                                          -> Rollups (15m, 1h)
 
-The facility minutes are recomputed from the stored `readings` of every minute the run
-touched, after the raw write is acknowledged and applied: so a minute whose readings
-arrive over several runs (late or out of order) is always the total of all its readings,
-and a replayed run rewrites identical rows (DEDUP UPSERT KEYS).
+The minutes are recomputed from per-meter partials that QuestDB computes over the stored
+`readings` of every minute the run touched, after the raw write is acknowledged and applied:
+so a minute whose readings arrive over several runs (late or out of order) is always the
+total of all its readings, and a replayed run rewrites identical rows (DEDUP UPSERT KEYS).
 """
 
 from __future__ import annotations
@@ -22,10 +23,22 @@ from apache_beam.transforms.window import GlobalWindows, TimestampCombiner
 
 from sems.settings import Settings
 from streaming.beam.kafka_io import OffsetRange, PublishDlqFn, ReadOffsetRangeFn
-from streaming.beam.questdb_io import ReadStoredMinutesFn, WriteFacilityLoadFn, WriteReadingsFn
-from streaming.beam.transforms import DLQ_TAG, NAMESPACE, FacilityLoad1m, ParseReadings
+from streaming.beam.questdb_io import StoredMeterPartialsFn, WriteFacilityLoadFn, WriteReadingsFn
+from streaming.beam.rollups import RollupsFn
+from streaming.beam.transforms import DLQ_TAG, NAMESPACE, FacilityLoad1mFromPartials, ParseReadings
 
-COUNTERS = ("records_consumed", "readings_parsed", "parse_failures", "readings_written", "facility_minutes_written")
+COUNTERS = (
+    "records_consumed", "readings_parsed", "parse_failures", "readings_written", "facility_minutes_written",
+    "rollup_rows_written", "questdb_dlq_rows",
+)
+
+
+def _touched_groups(label: str) -> beam.PTransform:
+    # Grouped output keeps the earliest touched minute as its event time, so the watermark
+    # holds there and the minute windows downstream are not late (and dropped).
+    return (
+        f"{label}Window" >> beam.WindowInto(GlobalWindows(), timestamp_combiner=TimestampCombiner.OUTPUT_AT_EARLIEST)
+    )
 
 
 def build(pipeline: beam.Pipeline, settings: Settings, ranges: Sequence[OffsetRange]) -> None:
@@ -40,13 +53,16 @@ def build(pipeline: beam.Pipeline, settings: Settings, ranges: Sequence[OffsetRa
     _ = (
         parsed.readings
         | "WriteReadings" >> beam.ParDo(WriteReadingsFn(settings))
-        # Grouped output keeps the earliest touched minute as its event time, so the watermark
-        # holds there and the minute windows of FacilityLoad1m are not late (and dropped) downstream.
-        | "TouchedWindow" >> beam.WindowInto(GlobalWindows(), timestamp_combiner=TimestampCombiner.OUTPUT_AT_EARLIEST)
+        | _touched_groups("Touched")
         | "TouchedMinutes" >> beam.GroupByKey()
-        | "ReadStoredMinutes" >> beam.ParDo(ReadStoredMinutesFn(settings))
-        | "FacilityLoad1m" >> FacilityLoad1m(settings.beam_allowed_lateness_s)
+        | "StoredMeterPartials" >> beam.ParDo(StoredMeterPartialsFn(settings))
+        | "FacilityLoad1m" >> FacilityLoad1mFromPartials(settings.beam_allowed_lateness_s)
+        # The sink emits touched minutes from finish_bundle in the global window: its input must be there too.
+        | "Unwindow" >> beam.WindowInto(GlobalWindows())
         | "WriteFacilityLoad" >> beam.ParDo(WriteFacilityLoadFn(settings))
+        | _touched_groups("Rollup")
+        | "TouchedRollups" >> beam.GroupByKey()
+        | "Rollups" >> beam.ParDo(RollupsFn(settings))
     )
 
 

@@ -1,8 +1,9 @@
 """QuestDB sinks and the read-back of stored minutes, as Beam DoFns over the one writer (`sems.stores.questdb`).
 
 Each sink buffers a bundle's batches and writes them as one dataframe (one ILP/HTTP
-transaction per table and bundle). A failed write raises, so the bounded run fails and
-the driver retries the same offsets: nothing is committed to Kafka before QuestDB acknowledged.
+transaction per table and bundle) through `write_to_questdb` (retries, DLQ for refused
+frames). QuestDB unreachable raises, so the bounded run fails and the driver retries the
+same offsets: nothing is committed to Kafka before QuestDB acknowledged.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from datetime import UTC, datetime
 import apache_beam as beam
 import pandas as pd
 from apache_beam.metrics import Metrics
+from apache_beam.transforms import window
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
-from sems.readings import Reading
 from sems.settings import Settings
 from sems.stores import questdb
-from streaming.beam.loads import MINUTE_MS, FacilityMinute, minute_of
+from streaming.beam.loads import MINUTE_MS, FacilityMinute, MeterPartial, MeterPartials, minute_of
+from streaming.beam.questdb_write import write_to_questdb
 from streaming.beam.records import ReadingBatch
 from streaming.beam.transforms import NAMESPACE
 
@@ -70,7 +72,7 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
     def finish_bundle(self) -> Iterator[WindowedValue]:
         if not self.buffer:
             return
-        rows = questdb.write_frame(self.settings, "readings", readings_frame(self.buffer, datetime.now(UTC)))
+        rows = write_to_questdb(self.settings, "readings", readings_frame(self.buffer, datetime.now(UTC)))
         self.written.inc(rows)
         touched = {(b.facility_id, minute_of(r.ts_ms)) for b in self.buffer for r in b.readings}
         self.buffer = []
@@ -79,7 +81,7 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
 
 
 class WriteFacilityLoadFn(beam.DoFn):  # type: ignore[misc]
-    """Upserts a bundle's facility minutes into `facility_load_1m` (DEDUP on ts, facility_id)."""
+    """Upserts a bundle's facility minutes into `facility_load_1m`; then emits them as touched for the rollups."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -92,21 +94,25 @@ class WriteFacilityLoadFn(beam.DoFn):  # type: ignore[misc]
     def process(self, minute: FacilityMinute) -> None:
         self.buffer.append(minute)
 
-    def finish_bundle(self) -> None:
-        if self.buffer:
-            self.written.inc(
-                questdb.write_frame(
-                    self.settings, "facility_load_1m", facility_load_frame(self.buffer, datetime.now(UTC))
-                )
-            )
-            self.buffer = []
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        if not self.buffer:
+            return
+        # One row per (facility, minute): a window that fired twice in this bundle is written (and counted) once.
+        latest = {(m.facility_id, m.minute_ms): m for m in self.buffer}
+        self.buffer = []
+        self.written.inc(
+            write_to_questdb(self.settings, "facility_load_1m", facility_load_frame(latest.values(), datetime.now(UTC)))
+        )
+        for facility_id, minute_ms in sorted(latest):
+            yield _touched(facility_id, minute_ms)
 
 
-class ReadStoredMinutesFn(beam.DoFn):  # type: ignore[misc]
-    """(facility_id, [minute_ms]) -> the ReadingBatch of every stored reading of those minutes.
+class StoredMeterPartialsFn(beam.DoFn):  # type: ignore[misc]
+    """(facility_id, [minute_ms]) -> (facility_id, MeterPartials) per touched minute, stamped with the minute.
 
-    Waits first until QuestDB applied every committed WAL transaction of `readings`, so the
-    read-back sees this run's writes and all earlier ones (read-your-writes on a WAL table).
+    Waits first until QuestDB applied every committed WAL transaction of `readings` (read-your-writes),
+    then lets QuestDB compute each meter's minute partials (SAMPLE BY 1m): the job never re-reads raw
+    rows. The partials are upserted into `meter_load_1m` as they are.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -115,22 +121,43 @@ class ReadStoredMinutesFn(beam.DoFn):  # type: ignore[misc]
     def start_bundle(self) -> None:
         wait_wal_applied(self.settings, "readings", timeout_s=self.settings.questdb_timeout_s)
 
-    def process(self, element: tuple[str, Iterable[int]]) -> Iterator[ReadingBatch]:
+    def process(self, element: tuple[str, Iterable[int]]) -> Iterator[window.TimestampedValue]:
         facility_id, minutes = element[0], set(element[1])
-        yield ReadingBatch(facility_id, tuple(stored_readings(self.settings, facility_id, minutes)))
+        by_minute = stored_meter_partials(self.settings, facility_id, minutes)
+        write_to_questdb(self.settings, "meter_load_1m", meter_load_frame(facility_id, by_minute, datetime.now(UTC)))
+        for minute_ms, meters in sorted(by_minute.items()):
+            yield window.TimestampedValue((facility_id, meters), minute_ms / 1000.0)
 
 
-def stored_readings(settings: Settings, facility_id: str, minutes: set[int]) -> Iterator[Reading]:
-    """Every stored reading of `facility_id` in the given minutes (one range query, filtered)."""
+def stored_meter_partials(settings: Settings, facility_id: str, minutes: set[int]) -> dict[int, MeterPartials]:
+    """Per-minute, per-meter sum/count/min/max of the stored readings of `facility_id` in `minutes`."""
     lo, hi = _iso(min(minutes)), _iso(max(minutes) + MINUTE_MS)
     name = facility_id.replace("'", "''")
     rows = questdb.query(
-        settings, f"SELECT meter_id, ts, kw FROM readings WHERE facility_id = '{name}' AND ts >= '{lo}' AND ts < '{hi}'"
+        settings,
+        "SELECT ts, meter_id, sum(kw) kw_sum, count() n, min(kw) kw_min, max(kw) kw_max FROM readings "
+        f"WHERE facility_id = '{name}' AND ts >= '{lo}' AND ts < '{hi}' SAMPLE BY 1m ALIGN TO CALENDAR",
     )
+    by_minute: dict[int, MeterPartials] = {}
     for row in rows:
-        ts_ms = int(datetime.fromisoformat(row["ts"]).timestamp() * 1000)
-        if minute_of(ts_ms) in minutes:
-            yield Reading(facility_id, row["meter_id"], ts_ms, float(row["kw"]))
+        minute_ms = minute_of(int(datetime.fromisoformat(row["ts"]).timestamp() * 1000))
+        if minute_ms in minutes:
+            partial = MeterPartial(float(row["kw_sum"]), int(row["n"]), float(row["kw_min"]), float(row["kw_max"]))
+            by_minute.setdefault(minute_ms, {})[row["meter_id"]] = partial
+    return by_minute
+
+
+def meter_load_frame(facility_id: str, by_minute: dict[int, MeterPartials], updated_at: datetime) -> pd.DataFrame:
+    rows = [
+        (minute_ms, facility_id, meter_id, p.kw_sum / p.count, p.kw_min, p.kw_max, p.kw_sum / p.count / 60, p.count)
+        for minute_ms, meters in by_minute.items()
+        for meter_id, p in meters.items()
+    ]
+    columns = ["ts", "facility_id", "meter_id", "kw_avg", "kw_min", "kw_max", "kwh", "readings"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
+    frame["updated_at"] = pd.Timestamp(updated_at)
+    return frame
 
 
 def wait_wal_applied(settings: Settings, table: str, *, timeout_s: float) -> None:

@@ -94,6 +94,20 @@ class FacilityLoad1m(beam.PTransform):  # type: ignore[misc]
         return (
             batches
             | "PartialsByMinute" >> beam.FlatMap(_timestamped_partials)
+            | "FromPartials" >> FacilityLoad1mFromPartials(self.allowed_lateness_s)
+        )
+
+
+class FacilityLoad1mFromPartials(beam.PTransform):  # type: ignore[misc]
+    """(facility_id, MeterPartials) stamped with their minute -> FacilityMinute, in event-time windows."""
+
+    def __init__(self, allowed_lateness_s: int = 600) -> None:
+        super().__init__()
+        self.allowed_lateness_s = allowed_lateness_s
+
+    def expand(self, partials: beam.PCollection) -> beam.PCollection:
+        return (
+            partials
             | "Window1m"
             >> beam.WindowInto(
                 window.FixedWindows(MINUTE_MS // 1000),

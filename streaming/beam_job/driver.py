@@ -1,8 +1,10 @@
 """The driver loop: plan offset ranges, run one bounded Beam pipeline over them on Prism, commit, repeat.
 
-A failed run (QuestDB down, a write refused, Kafka unreadable) commits nothing: the driver
-backs off and retries the same ranges, so no reading is lost and replays are harmless
-(DEDUP UPSERT KEYS). SIGTERM lets the current run finish and commit, then the job exits.
+A failed run (QuestDB down, Kafka unreadable) commits nothing: the driver retries the same
+ranges through `sems.resilience.retry` (backoff up to `beam_retry_max_backoff_s`), and while
+QuestDB does not answer it stops planning new ranges (it pulls nothing from Kafka) and only
+waits, so no reading is lost and replays are harmless (DEDUP UPSERT KEYS). SIGTERM lets the
+current run finish and commit, then the job exits.
 """
 
 from __future__ import annotations
@@ -14,14 +16,21 @@ import time
 from pathlib import Path
 
 from sems import logs
+from sems.resilience import retry
 from sems.settings import Settings, get_settings
 from sems.stack import prism
 from streaming.beam.kafka_io import OffsetRange
 from streaming.beam.pipeline import RunCounts, run_batch
+from streaming.beam.questdb_write import questdb_answers
 from streaming.beam_job import service
 from streaming.beam_job.offsets import ConsumerOffsets
 
 log = logging.getLogger("streaming.beam_job")
+RUN_ATTEMPTS = 5  # then wait for QuestDB (and Kafka) to answer before the next round of attempts
+
+
+class Stopping(Exception):
+    """SIGTERM arrived while backing off: give up on the ranges, commit nothing."""
 
 
 class BeamJob:
@@ -48,39 +57,57 @@ class BeamJob:
 
     def _run_until_written(self, ranges: list[OffsetRange]) -> None:
         """Run `ranges` until a run succeeds (then commit) or the job is stopping (then commit nothing)."""
-        attempt = 0
+        started = time.perf_counter()
         while True:
-            started = time.perf_counter()
             try:
-                counts = run_batch(self.settings, self.prism, ranges)
-            except Exception as exc:  # noqa: BLE001 - any failed run is retried; the offsets stay uncommitted
-                attempt += 1
-                service.BATCH_FAILURES.inc()
-                backoff = min(self.settings.beam_retry_max_backoff_s, 0.5 * 2**attempt)
-                log.warning(
-                    "run failed, retrying the same offsets",
-                    extra={
-                        "fields": {
-                            "error": repr(exc)[:500],
-                            "attempt": attempt,
-                            "backoff_s": backoff,
-                            "records": _size(ranges),
-                        }
-                    },
+                counts = retry(
+                    lambda: run_batch(self.settings, self.prism, ranges),
+                    attempts=RUN_ATTEMPTS,
+                    retry_on=(Exception,),  # any failed run is retried; the offsets stay uncommitted
+                    base_delay_s=0.5,
+                    max_delay_s=self.settings.beam_retry_max_backoff_s,
+                    on_retry=lambda attempt, exc: self._failed(ranges, attempt, exc),
+                    sleep=self._back_off,
                 )
-                if self.stopping.wait(backoff):
+            except Stopping:
+                return
+            except Exception as exc:  # noqa: BLE001 - exhausted: wait for the stores, pulling nothing meanwhile
+                self._failed(ranges, RUN_ATTEMPTS, exc)
+                if not self._wait_for_questdb():
                     return
-                self.offsets.keep_alive()
                 continue
             committed = self.offsets.commit(ranges)
             self._record(counts, time.perf_counter() - started, committed)
             return
+
+    def _failed(self, ranges: list[OffsetRange], attempt: int, exc: BaseException) -> None:
+        service.BATCH_FAILURES.inc()
+        fields = {"error": repr(exc)[:500], "attempt": attempt, "records": _size(ranges)}
+        log.warning("run failed, retrying the same offsets", extra={"fields": fields})
+
+    def _back_off(self, delay_s: float) -> None:
+        if self.stopping.wait(delay_s):
+            raise Stopping
+        self.offsets.keep_alive()  # stay in the group while waiting
+
+    def _wait_for_questdb(self) -> bool:
+        """Block (serving the group protocol only) until QuestDB answers; False if stopping."""
+        service.QUESTDB_DOWN.set(1)
+        while not questdb_answers(self.settings):
+            try:
+                self._back_off(self.settings.beam_retry_max_backoff_s / 4)
+            except Stopping:
+                return False
+        service.QUESTDB_DOWN.set(0)
+        return True
 
     def _record(self, counts: RunCounts, seconds: float, committed: bool) -> None:
         service.RECORDS.inc(counts["records_consumed"])
         service.READINGS.inc(counts["readings_written"])
         service.PARSE_FAILURES.inc(counts["parse_failures"])
         service.FACILITY_MINUTES.inc(counts["facility_minutes_written"])
+        service.ROLLUP_ROWS.inc(counts["rollup_rows_written"])
+        service.QUESTDB_DLQ_ROWS.inc(counts["questdb_dlq_rows"])
         service.BATCH_SECONDS.observe(seconds)
         if committed:
             service.LAST_COMMIT.set_to_current_time()
@@ -106,4 +133,4 @@ def main() -> None:
     try:
         job.run()
     finally:
-        server.shutdown()
+        server.close()

@@ -27,6 +27,9 @@ class ConsumerOffsets:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.consumer = kafka.consumer(settings, settings.beam_consumer_group, settings.kafka_readings_topic)
+        # Topic metadata before the first join: joining without it gets an empty assignment, and kafka-python
+        # only notices the partitions at the next metadata refresh (metadata_max_age_ms, 5 minutes).
+        self.consumer.partitions_for_topic(settings.kafka_readings_topic)
         self.next: dict[TopicPartition, int] = {}
         self.lag = 0
 

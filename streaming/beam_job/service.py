@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from prometheus_client import Counter, Gauge, Histogram
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-
+from sems import endpoints
 from sems.settings import Settings
 from sems.stores import kafka, questdb
 
@@ -22,44 +20,25 @@ BATCH_SECONDS = Histogram(
     "Duration of one bounded run including commit",
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
+ROLLUP_ROWS = Counter("sems_beam_rollup_rows_written_total", "Rows upserted into facility_load_15m and _1h")
+# Alert on any increase: QuestDB refused rows while it was up (they are in questdb-write.dlq, not in QuestDB).
+QUESTDB_DLQ_ROWS = Counter("sems_beam_questdb_dlq_rows_total", "Rows QuestDB refused, sent to the QuestDB DLQ")
+QUESTDB_DOWN = Gauge("sems_beam_questdb_down", "1 while the job waits for QuestDB and pulls nothing from Kafka")
 CONSUMER_LAG = Gauge("sems_beam_consumer_lag_records", "Records of the readings topic not yet committed by the job")
 LAST_COMMIT = Gauge("sems_beam_last_commit_timestamp_seconds", "When the job last committed offsets")
 
 
-def healthy(settings: Settings) -> bool:
-    """True if the Kafka broker and QuestDB both answer within the probe timeout."""
+def health(settings: Settings) -> tuple[bool, str]:
+    """(True, "ok") if the Kafka broker and QuestDB both answer within the probe timeout, else the reason."""
     if not kafka.broker_answers(settings, timeout_s=PROBE_TIMEOUT_S):
-        return False
+        return False, "kafka unreachable"
     try:
         questdb.query(settings, "SELECT 1", timeout_s=PROBE_TIMEOUT_S)
-    except questdb.QuestDBError:
-        return False
-    return True
+    except questdb.QuestDBError as exc:
+        return False, f"questdb unreachable: {exc}"
+    return True, "ok"
 
 
-def serve(settings: Settings) -> ThreadingHTTPServer:
-    """Start the metrics/health server on `beam_job_port` in a daemon thread."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            if self.path == "/metrics":
-                self._answer(200, generate_latest(), CONTENT_TYPE_LATEST)
-            elif self.path == "/healthz":
-                ok = healthy(settings)
-                self._answer(200 if ok else 503, b"ok\n" if ok else b"kafka or questdb unreachable\n", "text/plain")
-            else:
-                self._answer(404, b"not found\n", "text/plain")
-
-        def _answer(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet access log
-            return
-
-    server = ThreadingHTTPServer((settings.host, settings.beam_job_port), Handler)
-    threading.Thread(target=server.serve_forever, name="beam-job-http", daemon=True).start()
-    return server
+def serve(settings: Settings) -> endpoints.Endpoints:
+    """Start `/healthz` and `/metrics` on `beam_job_port` (the shared endpoint server)."""
+    return endpoints.serve(settings.host, settings.beam_job_port, lambda: health(settings))

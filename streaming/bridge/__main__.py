@@ -21,8 +21,13 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     # Records carry one or more readings already; a short linger lets the client batch records per partition.
-    bridge = Bridge(settings, producer(settings, linger_ms=2))
-    server = endpoints.serve(settings.host, settings.bridge_port, bridge.health)
+    # Sends must not block longer than a publish cycle may take: past that, the records go to the spool.
+    block_ms = int(settings.bridge_publish_timeout_s * 1000)
+    bridge = Bridge(
+        settings,
+        lambda: producer(settings, linger_ms=2, max_block_ms=block_ms),
+    )
+    server = endpoints.serve(settings.host, settings.bridge_port, bridge.health, ready=bridge.ready)
     try:
         bridge.run(stop)
     finally:

@@ -17,6 +17,12 @@ KAFKA_ERRORS = Counter("sems_bridge_kafka_errors_total", "Kafka sends that faile
 MQTT_CONNECTED = Gauge("sems_bridge_mqtt_connected", "1 while connected to the MQTT broker")
 KAFKA_REACHABLE = Gauge("sems_bridge_kafka_reachable", "1 while the Kafka broker answers")
 PENDING_ACKS = Gauge("sems_bridge_pending_acks", "MQTT messages waiting for Kafka before they are acknowledged")
+READINGS_SPOOLED = Counter("sems_bridge_readings_spooled_total", "Readings written to the disk spool (Kafka away)")
+RECORDS_DRAINED = Counter("sems_bridge_records_drained_total", "Spooled Kafka records sent on once Kafka was back")
+SPOOL_BYTES = Gauge("sems_bridge_spool_bytes", "Bytes in the disk spool (compressed)")
+BACKPRESSURE = Gauge(
+    "sems_bridge_backpressure", "1 while the spool is above 80 %: MQTT messages are left unacknowledged"
+)
 PUBLISH_LATENCY = Histogram(
     "sems_bridge_publish_latency_seconds",
     "From MQTT receipt to Kafka acknowledgement",

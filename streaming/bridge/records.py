@@ -5,7 +5,9 @@ Readings record: key = facility id, value =
 headers `trace_id` (once per MQTT message merged into the record, in receive order) and
 `received_at_ms` (decimal digits; when the first of those messages arrived).
 DLQ record: key = facility id when known, value =
-`{"reason", "topic", "payload_b64", "received_at_ms"}`, header `trace_id`.
+`{"reason", "topic", "payload_b64", "payload_bytes", "payload_truncated", "received_at_ms"}`, header
+`trace_id`. The payload is kept up to `DLQ_PAYLOAD_MAX_BYTES` (an oversize payload would make the
+DLQ record itself too large for Kafka); `payload_bytes` is the original size.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sems.readings import Reading
 from streaming.contract import Rejection
 
 RECORD_VERSION = 1
+DLQ_PAYLOAD_MAX_BYTES = 256 * 1024
 Headers = list[tuple[str, bytes]]
 
 
@@ -47,14 +50,30 @@ def readings_record(
 
 
 def dlq_record(topic: str, rejection: Rejection, trace_id: str, received_at_ms: int) -> KafkaRecord:
-    value = {
-        "reason": rejection.reason,
-        "topic": rejection.topic,
-        "payload_b64": base64.b64encode(rejection.payload).decode("ascii"),
-        "received_at_ms": received_at_ms,
-    }
     key = rejection.facility_id.encode() if rejection.facility_id else None
-    return KafkaRecord(topic, key, _json(value), [("trace_id", trace_id.encode())])
+    value = _dlq_value(rejection.reason, rejection.topic, rejection.payload, received_at_ms)
+    return KafkaRecord(topic, key, value, [("trace_id", trace_id.encode())])
+
+
+def too_large_record(dlq_topic: str, record: KafkaRecord, reason: str) -> KafkaRecord:
+    """A record Kafka refuses for its size, as a DLQ entry (its start kept), so it is neither lost nor stuck."""
+    received = [v for k, v in record.headers if k == "received_at_ms"]
+    received_at_ms = int(received[0]) if received else 0
+    headers = [(k, v) for k, v in record.headers if k == "trace_id"]
+    value = _dlq_value(f"record_too_large: {reason}"[:500], record.topic, record.value, received_at_ms)
+    return KafkaRecord(dlq_topic, record.key, value, headers)
+
+
+def _dlq_value(reason: str, topic: str, payload: bytes, received_at_ms: int) -> bytes:
+    kept = payload[:DLQ_PAYLOAD_MAX_BYTES]
+    return _json({
+        "reason": reason,
+        "topic": topic,
+        "payload_b64": base64.b64encode(kept).decode("ascii"),
+        "payload_bytes": len(payload),
+        "payload_truncated": len(kept) < len(payload),
+        "received_at_ms": received_at_ms,
+    })
 
 
 def _json(value: object) -> bytes:

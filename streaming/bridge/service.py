@@ -4,7 +4,9 @@ paho's network thread only queues what arrives; the main loop validates (`Contra
 sends DLQ entries and gateway batches at once, merges single readings per facility for
 `bridge_linger_ms`, and sends those. Acknowledgements flow back through the `AckLedger`.
 The MQTT session is persistent (fixed client id, clean_start False, session expiry), so
-the broker keeps queueing for the bridge while it is away.
+the broker keeps queueing for the bridge while it is away. While Kafka is away the sink
+spools to disk; above 80 % spool fill the loop stops taking messages, so they stay
+unacknowledged at the broker (at most `bridge_receive_maximum` in flight): backpressure.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -23,6 +26,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from sems import logs
 from sems.mqtt import bridge_client
+from sems.resilience import BreakerState
 from sems.settings import Settings
 from streaming.bridge import metrics
 from streaming.bridge.acks import AckLedger, Ticket
@@ -30,15 +34,19 @@ from streaming.bridge.coalescer import Coalescer, FacilityBatch
 from streaming.bridge.inbound import Inbound, message_topic, trace_id_of
 from streaming.bridge.kafka_sink import KafkaSink
 from streaming.bridge.records import dlq_record, readings_record
+from streaming.bridge.spool import Spool
 from streaming.contract import Contract, Rejection
 
 log = logging.getLogger(__name__)
+
+DRAIN_FRAMES_PER_CYCLE = 50  # spool frames sent per loop turn: catches up fast, still serves MQTT between
+LIVENESS_S = 30.0  # the main loop must turn at least this often to count as alive
 
 
 class Bridge:
     """One bridge process: an MQTT subscription in, Kafka records out."""
 
-    def __init__(self, settings: Settings, producer: KafkaProducer) -> None:
+    def __init__(self, settings: Settings, make_producer: Callable[[], KafkaProducer]) -> None:
         self.settings = settings
         self.contract = Contract.from_settings(settings)
         self.client = bridge_client(settings, settings.bridge_client_id)
@@ -46,30 +54,59 @@ class Bridge:
         self.client.on_connect, self.client.on_disconnect = self._on_connect, self._on_disconnect
         self.client.on_message = self._on_message
         self.ledger = AckLedger(self.client.ack)
-        self.sink = KafkaSink(settings, producer, self.ledger)
+        spool_dir = settings.bridge_spool_dir or settings.state / "bridge-spool"
+        self.spool = Spool(spool_dir, settings.bridge_spool_max_bytes, settings.bridge_spool_segment_bytes)
+        self.sink = KafkaSink(settings, make_producer, self.ledger, self.spool)
+        self.heartbeat = time.monotonic()
         self.coalescer = Coalescer(max_readings=settings.bridge_max_batch_readings)
         self.inbox: queue.Queue[Inbound] = queue.Queue()
         self.mqtt_connected = threading.Event()
 
     def health(self) -> tuple[bool, str]:
-        problems = [
-            name for name, ok in (("mqtt", self.mqtt_connected), ("kafka", self.sink.reachable)) if not ok.is_set()
-        ]
-        return (not problems, f"unreachable: {', '.join(problems)}" if problems else "mqtt connected, kafka reachable")
+        """Liveness: the main loop turns (a Kafka outage is not a reason to restart the bridge)."""
+        stalled_s = time.monotonic() - self.heartbeat
+        if stalled_s > LIVENESS_S:
+            return False, f"main loop stalled for {stalled_s:.0f}s"
+        return True, f"alive; spool {self.spool.fill:.1%} full, breaker {self.sink.breaker.state.name.lower()}"
+
+    def ready(self) -> tuple[bool, str]:
+        """Readiness: MQTT connected, Kafka reachable with the breaker closed, spool below 80 %."""
+        links = (("mqtt", self.mqtt_connected), ("kafka", self.sink.reachable))
+        problems = [f"{name} unreachable" for name, ok in links if not ok.is_set()]
+        if self.sink.breaker.state is not BreakerState.CLOSED:
+            problems.append(f"kafka breaker {self.sink.breaker.state.name.lower()}")
+        if self.spool.above_high_water:
+            problems.append(f"spool {self.spool.fill:.0%} full")
+        if problems:
+            return False, "; ".join(problems)
+        return True, "mqtt connected, kafka reachable"
 
     def run(self, stop: threading.Event) -> None:
-        """Bridge until `stop` is set, then send what is buffered, flush Kafka and disconnect."""
+        """Bridge until `stop` is set, then publish or spool what is buffered, acknowledge it and disconnect."""
         self.sink.start()
         self._connect()
         while not stop.is_set():
+            self.heartbeat = time.monotonic()
+            if self.spool.above_high_water:  # backpressure: leave new messages unacknowledged at the broker
+                metrics.BACKPRESSURE.set(1)
+                if not self.sink.drain(DRAIN_FRAMES_PER_CYCLE):
+                    stop.wait(0.2)
+                continue
+            metrics.BACKPRESSURE.set(0)
             self._pump(timeout_s=0.2)
-            if self.sink.failed.is_set():
-                self._redeliver(stop)
-        self._flush()
-        self.sink.flush(self.settings.kafka_timeout_s)
+            self.sink.dispatch()
+            self.sink.drain(DRAIN_FRAMES_PER_CYCLE)
+        self._drain_inbox()
         self.client.disconnect()  # queued PUBACKs go out before the DISCONNECT
         self.client.loop_stop()
         self.sink.close(self.settings.kafka_timeout_s)
+
+    def _drain_inbox(self) -> None:
+        """On SIGTERM: handle what paho already queued, publish or spool it, so its acks go out."""
+        while not self.inbox.empty():  # only this thread takes from the inbox
+            self._handle(self.inbox.get_nowait())
+        self._flush()
+        self.sink.dispatch()
 
     def _connect(self) -> None:
         props = Properties(PacketTypes.CONNECT)
@@ -79,20 +116,6 @@ class Bridge:
             self.settings.host, self.settings.mqtt_port, keepalive=30, clean_start=False, properties=props
         )
         self.client.loop_start()
-
-    def _redeliver(self, stop: threading.Event) -> None:
-        """Kafka lost a record: drop the connection so the broker redelivers every unacknowledged message."""
-        log.warning("kafka refused a record; reconnecting to MQTT once Kafka answers, for redelivery")
-        self.client.disconnect()
-        self.client.loop_stop()
-        self.ledger.new_generation()
-        metrics.PENDING_ACKS.set(0)
-        self.coalescer.drain()  # unacknowledged, so the broker sends them again
-        while not stop.is_set() and not self.sink.reachable.is_set():
-            stop.wait(1.0)
-        self.sink.failed.clear()
-        if not stop.is_set():
-            self._connect()
 
     # paho's network thread: keep it quick.
     def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:

@@ -37,8 +37,9 @@ def test_a_record_becomes_raw_readings_and_a_facility_minute(settings: Settings)
     produce(settings, facility_id, json.dumps({"v": 1, "facility_id": facility_id, "readings": readings[1:]}).encode())
 
     where = f"WHERE facility_id = '{facility_id}'"
-    raw = wait_until(lambda: len(got := rows(settings, f"SELECT * FROM readings {where}")) == 2 and got,
-                     timeout_s=60, what="both readings in QuestDB readings")
+    wait_until(lambda: len(rows(settings, f"SELECT * FROM readings {where}")) == 2,
+               timeout_s=60, what="both readings in QuestDB readings")
+    raw = rows(settings, f"SELECT * FROM readings {where}")
     assert sorted(r["kw"] for r in raw) == [4.0, 10.0]
     # Two records (possibly two runs) of one minute: the facility minute totals both meters.
     load = wait_until(lambda: [r for r in rows(settings, f"SELECT * FROM facility_load_1m {where}") if r["meters"] > 1],

@@ -112,7 +112,10 @@ def test_a_malformed_payload_lands_in_the_dlq_and_the_bridge_keeps_working(
     assert 'sems_bridge_invalid_total{reason="invalid_json"}' in metrics
 
 
-def test_bridge_reports_healthy_with_its_dependencies(settings: Settings) -> None:
+def test_bridge_reports_alive_and_ready_with_its_dependencies(settings: Settings) -> None:
     response = bridge_health(settings)
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "reason": "mqtt connected, kafka reachable"}
+    assert response.json()["reason"].startswith("alive; spool 0.0% full, breaker closed")
+    ready = httpx.get(f"http://{settings.host}:{settings.bridge_port}/readyz", timeout=5)
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "reason": "mqtt connected, kafka reachable"}

@@ -8,7 +8,7 @@ import json
 from sems.readings import Reading
 from streaming.bridge.acks import Ticket
 from streaming.bridge.coalescer import Coalescer
-from streaming.bridge.records import dlq_record, readings_record
+from streaming.bridge.records import DLQ_PAYLOAD_MAX_BYTES, KafkaRecord, dlq_record, readings_record, too_large_record
 from streaming.contract import Rejection
 
 READINGS = [Reading("fac-001", "fac-001-m01", 1764380000000, 12.5, 1234.5, 17), Reading("fac-001", "m2", 1, -1.0)]
@@ -37,11 +37,30 @@ def test_dlq_record_keeps_reason_topic_and_original_bytes() -> None:
         "reason": "invalid_json: not UTF-8",
         "topic": "sems/v1/readings/fac-001/m1",
         "payload_b64": base64.b64encode(payload).decode(),
+        "payload_bytes": len(payload),
+        "payload_truncated": False,
         "received_at_ms": 42,
     }
     assert (record.key, record.headers) == (b"fac-001", [("trace_id", b"trace-9")])
     unknown = dlq_record("dlq", Rejection("unknown_topic", "x", "t", b"", None), "t", 1)
     assert unknown.key is None
+
+
+def test_dlq_record_of_an_oversize_payload_keeps_its_start_and_size() -> None:
+    payload = b"x" * (DLQ_PAYLOAD_MAX_BYTES + 10)
+    record = dlq_record("dlq", Rejection("too_large", "big", "t", payload, "fac-001"), "t", 1)
+    value = json.loads(record.value)
+    assert value["payload_truncated"] is True and value["payload_bytes"] == len(payload)
+    assert base64.b64decode(value["payload_b64"]) == payload[:DLQ_PAYLOAD_MAX_BYTES]
+
+
+def test_a_record_too_large_for_kafka_becomes_a_dlq_entry_with_its_trace() -> None:
+    big = KafkaRecord("sensor-readings", b"fac-001", b"y" * 2_000_000, [("trace_id", b"t1"), ("received_at_ms", b"7")])
+    entry = too_large_record("sensor-readings.dlq", big, "2000000 bytes")
+    value = json.loads(entry.value)
+    assert entry.topic == "sensor-readings.dlq" and entry.headers == [("trace_id", b"t1")]
+    assert value["reason"] == "record_too_large: 2000000 bytes" and value["received_at_ms"] == 7
+    assert value["topic"] == "sensor-readings" and value["payload_bytes"] == 2_000_000
 
 
 def test_coalescer_merges_per_facility_and_hands_over_a_full_batch_at_once() -> None:

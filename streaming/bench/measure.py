@@ -1,0 +1,90 @@
+"""What landed: exact reconciliation and freshness from QuestDB, and peak RSS / CPU of the bridge and the job."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+from sems.settings import Settings
+from sems.stack import process
+from sems.stack.controller import run_dir
+from sems.stores import questdb
+
+FRESHNESS_SAMPLE_ROWS = 100_000
+
+
+def landed(settings: Settings, tag: str) -> tuple[int, int]:
+    """(rows, distinct (meter_id, seq)) of the run's readings in QuestDB."""
+    where = f"WHERE meter_id LIKE '%-b{tag}-%'"
+    [row] = questdb.query(settings, f"SELECT count() n FROM readings {where}")
+    distinct_sql = f"SELECT count() n FROM (SELECT DISTINCT meter_id, seq FROM readings {where})"
+    [distinct] = questdb.query(settings, distinct_sql)
+    return int(row["n"]), int(distinct["n"])
+
+
+def freshness_ms(settings: Settings, tag: str, rows: int) -> tuple[float, float]:
+    """p50 and p99 of (written to QuestDB - meter timestamp), over a sample of the run's readings."""
+    step = max(1, rows // FRESHNESS_SAMPLE_ROWS)
+    sample = questdb.query(
+        settings,
+        f"SELECT datediff('T', ts, ingested_at) lag FROM readings "
+        f"WHERE meter_id LIKE '%-b{tag}-%' AND seq % {step} = 0",
+    )
+    lags = sorted(float(r["lag"]) for r in sample)
+    if not lags:
+        return float("nan"), float("nan")
+    return lags[len(lags) // 2], lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+
+
+@dataclass
+class ResourceWatch:
+    """Samples RSS (with children) and CPU time of the bridge and beam-job processes every 0.5 s."""
+
+    settings: Settings
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _tree(self, name: str) -> list[psutil.Process]:
+        record = process.read_record(run_dir(self.settings), name)
+        if record is None:
+            return []
+        root = psutil.Process(record.pid)
+        return [root, *root.children(recursive=True)]
+
+    def _cpu(self, name: str) -> float:
+        return sum(p.cpu_times().user + p.cpu_times().system for p in self._tree(name))
+
+    def start(self) -> None:
+        self._cpu0 = {name: self._cpu(name) for name in ("bridge", "beam-job")}
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            for name in ("bridge", "beam-job"):
+                try:
+                    rss = sum(p.memory_info().rss for p in self._tree(name)) / 1024**2
+                except psutil.Error:
+                    continue
+                self.peak_rss_mb[name] = max(rss, self.peak_rss_mb.get(name, 0.0))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.cpu_s = {name: round(self._cpu(name) - self._cpu0[name], 1) for name in self._cpu0}
+
+
+def wait_landed(settings: Settings, tag: str, expected: int, timeout_s: float) -> tuple[int, int, float]:
+    """Poll until `expected` distinct readings landed or nothing new lands for `timeout_s`; (rows, distinct, when)."""
+    last, last_change = -1, time.monotonic()
+    while True:
+        rows, distinct = landed(settings, tag)
+        if distinct != last:
+            last, last_change = distinct, time.monotonic()
+        if distinct >= expected or time.monotonic() - last_change > timeout_s:
+            return rows, distinct, last_change
+        time.sleep(0.5)
