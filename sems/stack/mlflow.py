@@ -16,6 +16,9 @@ def _command(settings: Settings) -> list[str]:
         # Artifacts are proxied by the server (mlflow-artifacts:/), so clients need no file access.
         "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
         "--host", settings.host, "--port", str(settings.mlflow_port),
+        # MLflow 3 rejects Host headers other than localhost (DNS-rebinding guard): allow the configured host.
+        "--allowed-hosts", ",".join(f"{h}{p}" for h in (settings.host, "localhost", "127.0.0.1")
+                                    for p in ("", f":{settings.mlflow_port}")),
         # One worker: this runs on two cores beside everything else.
         "--workers", "1",
     )

@@ -1,0 +1,98 @@
+"""Training the load forecaster into MLflow: backtest, log, register, and promote only on merit.
+
+`train_and_register` is plain Python (the Dagster asset below is a thin wrapper) so tests
+run it against the real MLflow server. The `champion` alias of the registered model
+`load_forecaster` moves only when the new version beats both baselines and the current
+champion (its logged backtest) on CV(RMSE) and pinball loss; otherwise the run is tagged
+with the reason and the alias stays where it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+import polars as pl
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from ml import backtest
+
+MODEL_NAME = "load_forecaster"
+ALIAS = "champion"
+
+
+@dataclass
+class TrainingOutcome:
+    run_id: str
+    version: str
+    promoted: bool
+    reason: str
+    metrics: dict[str, dict[str, float]]
+
+
+def champion_metrics(client: MlflowClient, model_name: str = MODEL_NAME) -> dict[str, float] | None:
+    """Backtest metrics (model_*) of the run behind the current champion, or None without one."""
+    try:
+        version = client.get_model_version_by_alias(model_name, ALIAS)
+    except MlflowException:
+        return None
+    run = client.get_run(str(version.run_id))
+    return {key.removeprefix("model_"): value for key, value in run.data.metrics.items() if key.startswith("model_")}
+
+
+def _backtest_figure(result: backtest.BacktestResult) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers
+    import matplotlib.pyplot as plt
+
+    facility = result.predictions["facility_id"][0]
+    own = result.predictions.filter(pl.col("facility_id") == facility)
+    figure, axis = plt.subplots(figsize=(10, 4))
+    axis.fill_between(own["ts"].to_list(), own["model_p10"].to_list(), own["model_p90"].to_list(), alpha=0.3,
+                      label="model P10-P90")
+    axis.plot(own["ts"].to_list(), own["model_p50"].to_list(), label="model P50")
+    axis.plot(own["ts"].to_list(), own["kw"].to_list(), label="measured", linewidth=0.8)
+    axis.set_title(f"Day-ahead backtest, {facility}")
+    axis.legend()
+    return figure
+
+
+def _log(result: backtest.BacktestResult, train_days: int, rounds: int) -> None:
+    mlflow.log_params({"train_days": train_days, "rounds": rounds, "origins": result.origins,
+                       **{k: str(v) for k, v in result.model.params.items()}})
+    mlflow.log_metrics({f"{method}_{name}": value for method, values in result.metrics.items()
+                        for name, value in values.items()})
+    mlflow.log_dict(result.model.importance(), "feature_importance.json")
+    mlflow.log_figure(_backtest_figure(result), "backtest.png")
+
+
+def train_and_register(
+    tracking_uri: str, load: pl.DataFrame, weather: pl.DataFrame, facilities: pl.DataFrame,
+    *, train_days: int, rounds: int = 200,
+) -> TrainingOutcome:
+    """Backtest, log everything to MLflow, register a new version, move `champion` only if it is better."""
+    result = backtest.run(load, weather, facilities, train_days=train_days, rounds=rounds)
+    return register(tracking_uri, result, train_days=train_days, rounds=rounds)
+
+
+def register(
+    tracking_uri: str, result: backtest.BacktestResult, *, train_days: int, rounds: int, model_name: str = MODEL_NAME
+) -> TrainingOutcome:
+    """Log one backtested model as a run and a registered version; the promotion gate decides the alias."""
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(model_name)
+    client = MlflowClient(tracking_uri)
+    with mlflow.start_run() as run:
+        _log(result, train_days, rounds)
+        promoted, reason = backtest.promotion(result.metrics, champion_metrics(client, model_name))
+        mlflow.set_tag("promotion", reason)
+        info = mlflow.xgboost.log_model(result.model.booster, name="model", registered_model_name=model_name,
+                                        pip_requirements=["xgboost"])  # explicit: skips slow inference
+    version = str(info.registered_model_version)
+    if promoted:
+        client.set_registered_model_alias(model_name, ALIAS, version)
+    client.set_model_version_tag(model_name, version, "promotion", reason)
+    return TrainingOutcome(run.info.run_id, version, promoted, reason, result.metrics)
