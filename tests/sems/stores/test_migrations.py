@@ -14,6 +14,7 @@ from sems.settings import Settings
 from sems.stores import postgres
 
 TABLES = {"facilities", "meters", "load_forecasts", "dr_events", "dr_event_facilities", "dr_inbox", "dr_audit_log"}
+TABLES |= {"dr_webhook_deliveries", "dr_bms_commands", "dr_outbox"}  # 0002_dr
 
 
 @pytest.fixture(scope="module")

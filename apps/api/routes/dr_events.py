@@ -1,0 +1,66 @@
+"""The demand-response webhook for utilities (`POST /v1/dr/events`) and the event status (`GET /v1/dr/events/{id}`).
+
+Order of checks, each refused with a problem document that says exactly why: size (413),
+signature and timestamp (401), JSON (400), schema (422), replayed delivery id (409), unknown
+facilities (422). Only then is the event persisted, in the transaction that decides the 202.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+
+from apps.api.deps import EngineDep, SettingsDep
+from apps.api.dr import signatures
+from apps.api.dr.intake import Delivery, IntakeRefused, accept
+from apps.api.dr.payloads import parse
+from apps.api.dr.status import event_status
+from apps.api.problems import problem
+from sems.logs import current_trace_id
+
+router = APIRouter(prefix="/v1/dr", tags=["demand response"])
+
+
+@router.post("/events", status_code=202)
+async def receive_event(request: Request, settings: SettingsDep, engine: EngineDep) -> Response:
+    """Accept a signed DR event (OpenADR 3 notification or plain JSON); 202 with its status URL."""
+    limit = settings.dr_webhook_max_bytes
+    if int(request.headers.get("content-length") or 0) > limit:
+        return problem(413, f"body larger than {limit} bytes")
+    body = await request.body()
+    if len(body) > limit:
+        return problem(413, f"body larger than {limit} bytes")
+    try:
+        utility_id = signatures.verify(settings.dr_webhook_secrets, request.headers, body,
+                                       tolerance_s=settings.dr_webhook_tolerance_s)
+    except signatures.SignatureError as exc:
+        return problem(401, str(exc), title="Invalid webhook signature")
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return problem(400, f"body is not JSON: {exc}")
+    try:
+        dr_request = parse(document)
+    except ValidationError as exc:
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors(include_url=False)]
+        return problem(422, "the event does not match either accepted form", errors=errors)
+    delivery = Delivery(request.headers["webhook-id"], utility_id, current_trace_id(), document)
+    try:
+        answer = await run_in_threadpool(accept, engine, delivery, dr_request)
+    except IntakeRefused as exc:
+        return problem(exc.status, exc.reason, **exc.extra)
+    return JSONResponse(answer, status_code=202, headers={"Location": answer["status_url"]})
+
+
+@router.get("/events/{event_id}")
+def get_event(event_id: str, engine: EngineDep) -> Any:
+    """The event's saga state, per-facility states, BMS commands and audit trail."""
+    status = event_status(engine, event_id)
+    if status is None:
+        return problem(404, f"no DR event {event_id}")
+    return status

@@ -1,0 +1,1 @@
+"""Building management systems over SOAP: the client (zeep) and the gateway that guards every call."""
