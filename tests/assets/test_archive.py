@@ -1,0 +1,94 @@
+"""`readings_archive` materialised with real resources: GX asset checks, quality summary, integrity and drill checks."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import polars as pl
+from dagster import AssetCheckSeverity, Definitions, materialize
+
+from assets.archive import archive_integrity, readings_archive, restore_drill_check
+from pipelines.resources import ArchiveResource, resources
+from pipelines.schedules import restore_drill_job
+from sems.settings import Settings
+from tests.sems.archive.support import free_day, readings_of_day, seed
+
+
+def _resources(settings: Settings, root: Path) -> dict:
+    return {**resources(settings), "archive": ArchiveResource(root=str(root))}
+
+
+def _checks(result) -> dict:  # type: ignore[no-untyped-def]
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_a_good_day_passes_every_check_and_a_drill_restores_it(settings: Settings, tmp_path: Path) -> None:
+    day = free_day()
+    seed(settings, readings_of_day(day, [f"good-{uuid.uuid4().hex[:6]}-m01"]), day)
+    result = materialize([readings_archive], resources=_resources(settings, tmp_path), partition_key=str(day))
+
+    assert result.success
+    metadata = result.asset_materializations_for_node("readings_archive")[0].metadata
+    assert metadata["version"].value == 1
+    checks = _checks(result)
+    assert set(checks) == {"schema", "non_null_keys", "kw_range", "unique_ts_meter", "kwh_monotonic", "completeness"}
+    assert all(c.passed for c in checks.values()), {n: c.metadata for n, c in checks.items()}
+    summary = json.loads((settings.state / "archive-quality" / f"{day}.json").read_text())
+    assert summary["version"] == 1 and summary["checks"]["schema"]["passed"]
+    assert (settings.state / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
+
+    defs = Definitions(assets=[readings_archive], asset_checks=[archive_integrity, restore_drill_check],
+                       jobs=[restore_drill_job], resources=_resources(settings, tmp_path))
+    drill = defs.resolve_job_def("archive_restore_drill_job").execute_in_process()
+    evaluations = {e.check_name: e for e in drill.get_asset_check_evaluations()}
+    assert evaluations["restore_drill_check"].passed and evaluations["archive_integrity"].passed
+    assert evaluations["restore_drill_check"].metadata["day"].value == str(day)
+
+    archived = tmp_path / f"day={day}" / "v0001" / "readings.parquet"
+    archived.write_bytes(archived.read_bytes()[:-100])  # truncated after the fact
+    drill = defs.resolve_job_def("archive_restore_drill_job").execute_in_process(raise_on_error=False)
+    evaluations = {e.check_name: e for e in drill.get_asset_check_evaluations()}
+    assert not evaluations["archive_integrity"].passed
+    assert "readings.parquet" in json.dumps(evaluations["archive_integrity"].metadata["problems"].value)
+    assert not evaluations["restore_drill_check"].passed
+    assert "fails verification" in str(evaluations["restore_drill_check"].metadata["error"].value)
+
+
+def test_bad_readings_fail_their_checks_and_sparse_meters_only_warn(settings: Settings, tmp_path: Path) -> None:
+    day = free_day()
+    good = readings_of_day(day, [f"bad-{uuid.uuid4().hex[:6]}-m01"])
+    bad = good.with_columns(
+        kw=pl.when(pl.int_range(0, good.height) == 100).then(-5.0)
+        .when(pl.int_range(0, good.height) == 200).then(1.0e6).otherwise(pl.col("kw")),
+        kwh=pl.when(pl.int_range(0, good.height) == 300).then(0.0).otherwise(pl.col("kwh")),
+    )
+    sparse = readings_of_day(day, [f"sparse-{uuid.uuid4().hex[:6]}-m01"]).gather_every(2)
+    seed(settings, pl.concat([bad, sparse]), day)
+    result = materialize([readings_archive], resources=_resources(settings, tmp_path), partition_key=str(day),
+                         raise_on_error=False)
+
+    checks = _checks(result)
+    assert checks["schema"].passed and checks["unique_ts_meter"].passed and checks["non_null_keys"].passed
+    assert not checks["kw_range"].passed and checks["kw_range"].metadata["unexpected_rows"].value == 2
+    assert not checks["kwh_monotonic"].passed and checks["kwh_monotonic"].metadata["unexpected_rows"].value == 1
+    assert not checks["completeness"].passed and checks["completeness"].severity == AssetCheckSeverity.WARN
+    assert checks["kw_range"].severity == AssetCheckSeverity.ERROR
+
+
+def test_definitions_schedule_the_daily_archive_and_the_monthly_drill() -> None:
+    from dagster import AssetCheckKey, AssetKey
+
+    from pipelines.definitions import defs
+
+    daily = defs.resolve_schedule_def("archive_job_schedule")
+    assert daily.cron_schedule == "30 1 * * *" and daily.job.name == "archive_job"
+    drill = defs.resolve_schedule_def("archive_restore_drill_monthly")
+    assert drill.cron_schedule == "0 3 1 * *"
+    graph = defs.resolve_asset_graph()
+    key = AssetKey("readings_archive")
+    assert graph.get(key).partitions_def is not None
+    checks = {c.name for c in graph.asset_check_keys if c.asset_key == key}
+    assert {"schema", "completeness", "archive_integrity", "restore_drill_check"} <= checks
+    assert AssetCheckKey(key, "schema") in graph.asset_check_keys

@@ -1,0 +1,47 @@
+"""Seeding one day of readings into the test QuestDB for archive tests, and waiting until QuestDB applied it."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+
+from sems.settings import Settings
+from sems.stores.questdb import query, write_frame
+from tests.support import wait_until
+
+
+def free_day() -> date:
+    """A random past day inside the raw TTL, so parallel or repeated runs rarely share a day."""
+    return (datetime.now(UTC) - timedelta(days=random.randint(20, 80))).date()
+
+
+def readings_of_day(day: date, meters: list[str], facility: str = "fac-001", step_s: int = 15) -> pl.DataFrame:
+    """A full day of 15 s readings per meter: constant 10 kW, cumulative kWh rising."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    ts = pl.datetime_range(start, start + timedelta(days=1) - timedelta(seconds=step_s), f"{step_s}s",
+                           eager=True, time_unit="us")
+    frames = [
+        pl.DataFrame({"ts": ts}).with_columns(
+            facility_id=pl.lit(facility), meter_id=pl.lit(meter), kw=pl.lit(10.0),
+            kwh=pl.int_range(0, ts.len()).cast(pl.Float64) * (10.0 * step_s / 3600), seq=pl.int_range(0, ts.len()),
+            ingested_at=pl.col("ts"), trace_id=pl.lit("archive-test"),
+        )
+        for meter in meters
+    ]
+    return pl.concat(frames)
+
+
+def rows_on(settings: Settings, day: date) -> int:
+    lo = f"{day}T00:00:00.000000Z"
+    hi = f"{day + timedelta(days=1)}T00:00:00.000000Z"
+    return int(query(settings, f"SELECT count() AS n FROM readings WHERE ts >= '{lo}' AND ts < '{hi}'")[0]["n"])
+
+
+def seed(settings: Settings, frame: pl.DataFrame, day: date) -> int:
+    """Write `frame` (rows of `day`) and wait until QuestDB applied it; returns the day's row count."""
+    before = rows_on(settings, day)
+    write_frame(settings, "readings", frame)
+    return wait_until(lambda: rows_on(settings, day) >= before + frame.height and rows_on(settings, day),
+                      timeout_s=60, what="seeded readings applied")
