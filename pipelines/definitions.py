@@ -2,14 +2,25 @@
 
 from dagster import Definitions, load_assets_from_modules
 
-from assets import forecasts
+from assets import archive, forecasts, weather
+from pipelines.dr.jobs import dr_dispatch, dr_release
+from pipelines.dr.sensors import dr_inbox_sensor
 from pipelines.resources import resources
-from pipelines.schedules import forecasting_job, load_forecast_schedule
+from pipelines.schedules import (
+    archive_job,
+    forecasting_job,
+    load_forecast_schedule,
+    readings_archive_schedule,
+    restore_drill_job,
+    restore_drill_schedule,
+)
 from sems.settings import get_settings
 
 defs = Definitions(
-    assets=load_assets_from_modules([forecasts]),
-    jobs=[forecasting_job],
-    schedules=[load_forecast_schedule],
+    assets=load_assets_from_modules([forecasts, archive, weather]),
+    asset_checks=[archive.archive_integrity, archive.restore_drill_check],
+    jobs=[forecasting_job, archive_job, restore_drill_job, dr_dispatch, dr_release],
+    sensors=[dr_inbox_sensor],
+    schedules=[load_forecast_schedule, readings_archive_schedule, restore_drill_schedule],
     resources=resources(get_settings()),
 )

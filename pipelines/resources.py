@@ -15,7 +15,8 @@ from typing import Any
 from dagster import ConfigurableResource
 from sqlalchemy import Connection
 
-from sems.settings import Settings
+from sems.archive.store import ArchiveStore, open_store
+from sems.settings import Settings, get_settings
 from sems.stores import postgres, questdb
 
 
@@ -93,10 +94,27 @@ class ForecastingResource(ConfigurableResource):  # type: ignore[misc]
         return timedelta(minutes=self.step_minutes)
 
 
+class ArchiveResource(ConfigurableResource):  # type: ignore[misc]
+    """The archive store: a local directory or an `s3://` URL (credentials stay in the settings)."""
+
+    root: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ArchiveResource:
+        return cls(root=settings.archive_url)
+
+    def settings(self) -> Settings:
+        return get_settings().model_copy(update={"archive_root": self.root})
+
+    def store(self) -> ArchiveStore:
+        return open_store(self.settings(), self.root)
+
+
 def resources(settings: Settings) -> dict[str, ConfigurableResource]:
     """Every resource the assets use, keyed by the parameter name they are requested under."""
     return {
         "postgres": PostgresResource.from_settings(settings),
         "questdb": QuestDBResource.from_settings(settings),
         "forecasting": ForecastingResource.from_settings(settings),
+        "archive": ArchiveResource.from_settings(settings),
     }

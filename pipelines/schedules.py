@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    AssetSelection,
+    DefaultScheduleStatus,
+    ScheduleDefinition,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+)
+
+from assets.archive import daily
 
 forecasting_job = define_asset_job("forecasting_job", selection=AssetSelection.groups("forecasting"))
 
@@ -13,4 +23,22 @@ load_forecast_schedule = ScheduleDefinition(
     cron_schedule="*/15 * * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
+)
+
+archive_job = define_asset_job("archive_job", selection=AssetSelection.groups("archive"), partitions_def=daily)
+
+# Yesterday's partition at 01:30 UTC: late readings (allowed lateness is minutes) have landed by then.
+readings_archive_schedule = build_schedule_from_partitioned_job(
+    archive_job, hour_of_day=1, minute_of_hour=30, default_status=DefaultScheduleStatus.RUNNING,
+)
+
+# S5: once a month restore a random archived day and re-verify every manifest.
+restore_drill_job = define_asset_job(
+    "archive_restore_drill_job",
+    selection=AssetSelection.checks(AssetCheckKey(AssetKey("readings_archive"), "restore_drill_check"),
+                                    AssetCheckKey(AssetKey("readings_archive"), "archive_integrity")),
+)
+restore_drill_schedule = ScheduleDefinition(
+    name="archive_restore_drill_monthly", job=restore_drill_job, cron_schedule="0 3 1 * *",
+    execution_timezone="UTC", default_status=DefaultScheduleStatus.RUNNING,
 )

@@ -1,7 +1,6 @@
-"""Request dependencies as `Annotated` aliases: the settings and the control-plane database engine.
+"""Request dependencies as `Annotated` aliases: settings, database engine, read cache and read model.
 
-JWT scoping (issue N2: JWKS, expiry, facility-scoped claims) will add a `CurrentPrincipal`
-dependency here; routes that read facility data will then filter by its facility claims.
+The caller's identity (`CurrentPrincipal`, JWT via JWKS, N2) lives in `apps/api/auth.py`.
 """
 
 from __future__ import annotations
@@ -11,6 +10,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
+from apps.api.cache import ReadCache
+from apps.api.readmodel import ReadModel
 from sems.settings import Settings
 
 
@@ -24,3 +25,15 @@ def get_engine(request: Request) -> Engine:
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def get_cache(request: Request) -> ReadCache:
+    return request.app.state.cache  # type: ignore[no-any-return]
+
+
+def get_read_model(request: Request) -> ReadModel:
+    return request.app.state.read_model  # type: ignore[no-any-return]
+
+
+CacheDep = Annotated[ReadCache, Depends(get_cache)]
+ReadModelDep = Annotated[ReadModel, Depends(get_read_model)]

@@ -9,7 +9,8 @@ from fastapi import FastAPI
 
 from apps.api import problems
 from apps.api.observability import observe
-from apps.api.routes import facilities, health, metrics
+from apps.api.read_side import close_read_side, open_read_side
+from apps.api.routes import dr_events, facilities, health, jwks, metrics
 from sems import logs
 from sems.settings import Settings, get_settings
 from sems.stores import postgres
@@ -23,9 +24,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The engine connects lazily: the API starts (and says 503) even while PostgreSQL is down.
         app.state.engine = postgres.engine(settings)
+        open_read_side(app, settings)
         try:
             yield
         finally:
+            await close_read_side(app)
             app.state.engine.dispose()
 
     app = FastAPI(title="SEMS API", version="0.1.0", lifespan=lifespan)
@@ -34,7 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(health.router)
     app.include_router(facilities.router)
+    app.include_router(dr_events.router)
     app.include_router(metrics.router)
+    if not settings.auth_jwks_url:
+        app.include_router(jwks.router)
     return app
 
 

@@ -1,8 +1,9 @@
 """Data access of the analyst UI: cached reads of QuestDB and PostgreSQL, and the age of a reading.
 
 Every cache has a TTL shorter than the page's refresh, so numbers are never older than
-one refresh plus the TTL. A store that cannot be reached raises `StoreUnavailable`,
-which the pages show as a banner instead of a traceback.
+one refresh plus the TTL, and every number carries the timestamp it describes, so pages show
+its real age. A failed read is retried at once (the one retry helper); if it still fails it
+raises `StoreUnavailable`, which pages show as an error banner instead of old numbers.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import streamlit as st
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from sems.resilience import retry
 from sems.settings import Settings, get_settings
 from sems.stores import postgres, questdb
 
 UTC_TS = pl.Datetime("us", "UTC")
-LOAD_SCHEMA: dict[str, pl.DataType] = {"facility_id": pl.String(), "ts": UTC_TS, "kw": pl.Float64()}
 FORECAST_SCHEMA: dict[str, pl.DataType] = {
     "facility_id": pl.String(), "ts": UTC_TS, "p10": pl.Float64(), "p50": pl.Float64(),
     "p90": pl.Float64(), "source": pl.String(), "generated_at": UTC_TS,
@@ -39,7 +40,7 @@ def _engine() -> Engine:
     return postgres.engine(settings())
 
 
-def _pg(sql: str, **params: object) -> list[dict[str, object]]:
+def _pg_once(sql: str, params: dict[str, object]) -> list[dict[str, object]]:
     try:
         with _engine().connect() as conn:
             return [dict(row) for row in conn.execute(text(sql), params).mappings()]
@@ -47,11 +48,20 @@ def _pg(sql: str, **params: object) -> list[dict[str, object]]:
         raise StoreUnavailable(f"PostgreSQL: {str(exc).splitlines()[0][:160]}") from exc
 
 
-def _qdb(sql: str) -> list[dict[str, object]]:
+def _qdb_once(sql: str) -> list[dict[str, object]]:
     try:
         return questdb.query(settings(), sql)
     except questdb.QuestDBError as exc:
         raise StoreUnavailable(f"QuestDB: {str(exc)[:160]}") from exc
+
+
+def _pg(sql: str, **params: object) -> list[dict[str, object]]:
+    # A failed refresh is retried at once (S1), not on the next tick.
+    return retry(lambda: _pg_once(sql, params), attempts=2, retry_on=(StoreUnavailable,), base_delay_s=0.1)
+
+
+def _qdb(sql: str) -> list[dict[str, object]]:
+    return retry(lambda: _qdb_once(sql), attempts=2, retry_on=(StoreUnavailable,), base_delay_s=0.1)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -61,20 +71,34 @@ def facilities() -> list[dict[str, object]]:
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def last_reading_at() -> dict[str, datetime]:
-    """Timestamp of the newest raw reading per facility."""
-    rows = _qdb("SELECT facility_id, ts FROM readings LATEST ON ts PARTITION BY facility_id")
-    return {str(r["facility_id"]): datetime.fromisoformat(str(r["ts"])) for r in rows}
+def current_load() -> dict[str, dict[str, object]]:
+    """The newest 1-minute total per facility: {facility_id: {"ts": datetime, "kw": float}}."""
+    rows = _qdb("SELECT facility_id, ts, kw_avg FROM facility_load_1m LATEST ON ts PARTITION BY facility_id")
+    return {str(r["facility_id"]): {"ts": datetime.fromisoformat(str(r["ts"])), "kw": r["kw_avg"]} for r in rows}
+
+
+ROLLUPS = {"1 minute": "facility_load_1m", "15 minutes": "facility_load_15m", "1 hour": "facility_load_1h"}
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def live_load(hours: int) -> pl.DataFrame:
-    """Facility load per minute over the last `hours`: facility_id, ts, kw."""
-    rows = _qdb(
-        f"SELECT facility_id, ts, kw_avg AS kw FROM facility_load_1m WHERE ts > dateadd('h', -{int(hours)}, now())"
-    )
-    frame = pl.DataFrame(rows, schema={**LOAD_SCHEMA, "ts": pl.String()}, orient="row")
+def load_history(facility_id: str, table: str, hours: int) -> pl.DataFrame:
+    """One facility's load from a rollup table (`ROLLUPS`) over the last `hours`: ts, kw, kw_min, kw_max."""
+    if table not in ROLLUPS.values() or not facility_id.replace("-", "").isalnum():
+        raise ValueError(f"not a rollup table / facility id: {table!r} {facility_id!r}")
+    rows = _qdb(f"SELECT ts, kw_avg AS kw, kw_min, kw_max FROM {table} WHERE facility_id = '{facility_id}' "
+                f"AND ts > dateadd('h', -{int(hours)}, now()) ORDER BY ts")
+    schema = {"ts": pl.String(), "kw": pl.Float64(), "kw_min": pl.Float64(), "kw_max": pl.Float64()}
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
     return frame.with_columns(pl.col("ts").str.to_datetime(time_unit="us", time_zone="UTC"))
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def bms_commands(facility_id: str) -> list[dict[str, object]] | None:
+    """The facility's BMS command history (newest first), or None where the DR schema has no command table."""
+    if not _pg("SELECT to_regclass('dr_bms_commands') IS NOT NULL AS present")[0]["present"]:
+        return None
+    return _pg("""SELECT created_at, event_id, point, action, prior_value, target_value, state, error
+                  FROM dr_bms_commands WHERE facility_id = :fid ORDER BY created_at DESC LIMIT 200""", fid=facility_id)
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -92,15 +116,3 @@ def latest_forecasts() -> pl.DataFrame:
     return frame.with_columns(
         pl.col(c).map_elements(lambda v: v.astimezone(UTC), return_dtype=UTC_TS) for c in ("ts", "generated_at")
     )
-
-
-def age_text(newest: datetime | None, now: datetime) -> str:
-    """'last reading 12 s ago' (minutes/hours when older); 'no reading yet' without one."""
-    if newest is None:
-        return "no reading yet"
-    seconds = max(0, round((now - newest).total_seconds()))
-    if seconds < 120:
-        return f"last reading {seconds} s ago"
-    if seconds < 7200:
-        return f"last reading {seconds // 60} min ago"
-    return f"last reading {seconds // 3600} h ago"

@@ -1,20 +1,22 @@
-"""The facilities read API."""
+"""The facilities read API: list, current load, latest forecast and DR participation, scoped by the token."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Response
 from pydantic import BaseModel
-from sqlalchemy import text
 
-from apps.api.deps import EngineDep
+from apps.api.auth import CurrentPrincipal
+from apps.api.cache import Cached
+from apps.api.deps import CacheDep, ReadModelDep
+from apps.api.problems import READ_PROBLEMS
+from apps.api.readmodel import FACILITY_ID, StoreUnavailable
 
-router = APIRouter(prefix="/v1", tags=["facilities"])
-
-_FACILITIES = text("""
-    SELECT f.facility_id, f.name, f.contract_demand_kw, f.timezone, f.country, count(m.meter_id) AS meter_count
-    FROM facilities f LEFT JOIN meters m ON m.facility_id = f.facility_id
-    GROUP BY f.facility_id ORDER BY f.facility_id
-""")
+router = APIRouter(prefix="/v1", tags=["facilities"], responses=READ_PROBLEMS)
+FacilityId = Annotated[str, Path(pattern=FACILITY_ID, description="facility id, e.g. fac-001")]
 
 
 class Facility(BaseModel):
@@ -26,9 +28,90 @@ class Facility(BaseModel):
     meter_count: int
 
 
+class CurrentLoad(BaseModel):
+    facility_id: str
+    name: str
+    contract_demand_kw: float
+    kw: float | None  # None: no reading yet
+    ts: datetime | None  # start of the newest 1-minute total
+    percent_of_contract: float | None
+    as_of: datetime  # when the API read it (the `age` header says how long it has been cached)
+
+
+class ForecastStep(BaseModel):
+    ts: datetime
+    p10: float
+    p50: float
+    p90: float
+
+
+class Forecast(BaseModel):
+    facility_id: str
+    generated_at: datetime | None
+    model_version: str | None
+    source: str | None
+    steps: list[ForecastStep]
+
+
+class FacilityDrEvent(BaseModel):
+    event_id: str
+    utility_id: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    state: str  # this facility's saga state
+    target_reduction_kw: float | None
+    achieved_reduction_kw: float | None
+    updated_at: datetime
+
+
+async def _cached(cache: CacheDep, response: Response, resource: str, load: Callable[[], Any]) -> Any:
+    """The resource from the cache, with `x-cache` and `age` set; 503 + Retry-After when nothing can answer."""
+    try:
+        entry: Cached = await cache.get(resource, load)
+    except StoreUnavailable as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": str(max(1, round(exc.retry_after_s)))}) from exc
+    response.headers["x-cache"] = entry.result
+    response.headers["age"] = str(int(entry.age_s))
+    return entry.body
+
+
+def _found(body: Any, facility_id: str) -> Any:
+    if body is None:
+        raise HTTPException(404, f"no facility {facility_id}")
+    return body
+
+
 @router.get("/facilities")
-def list_facilities(engine: EngineDep) -> list[Facility]:
-    """Every facility with its contract demand and number of meters."""
-    # N2: once JWT scoping lands, filter by the principal's facility claims here.
-    with engine.connect() as conn:
-        return [Facility.model_validate(row) for row in conn.execute(_FACILITIES).mappings()]
+async def list_facilities(principal: CurrentPrincipal, cache: CacheDep, model: ReadModelDep,
+                          response: Response) -> list[Facility]:
+    """The facilities the token grants, with contract demand and number of meters."""
+    rows = await _cached(cache, response, "facilities", model.facilities)
+    return [Facility.model_validate(r) for r in rows if r["facility_id"] in principal.facility_ids]
+
+
+@router.get("/facilities/{facility_id}/current")
+async def current_load(facility_id: FacilityId, principal: CurrentPrincipal, cache: CacheDep,
+                       model: ReadModelDep, response: Response) -> CurrentLoad:
+    """The facility's newest 1-minute load against its contract demand."""
+    principal.require(facility_id)
+    body = await _cached(cache, response, f"current:{facility_id}", lambda: model.current(facility_id))
+    return CurrentLoad.model_validate(_found(body, facility_id))
+
+
+@router.get("/facilities/{facility_id}/forecast")
+async def forecast(facility_id: FacilityId, principal: CurrentPrincipal, cache: CacheDep,
+                   model: ReadModelDep, response: Response) -> Forecast:
+    """The latest issued load forecast (P10/P50/P90 per 15-minute step); no steps before the first one."""
+    principal.require(facility_id)
+    body = await _cached(cache, response, f"forecast:{facility_id}", lambda: model.forecast(facility_id))
+    return Forecast.model_validate(_found(body, facility_id))
+
+
+@router.get("/facilities/{facility_id}/dr-events")
+async def dr_events(facility_id: FacilityId, principal: CurrentPrincipal, cache: CacheDep,
+                    model: ReadModelDep, response: Response) -> list[FacilityDrEvent]:
+    """The DR events this facility takes part in, newest first, with its own saga state."""
+    principal.require(facility_id)
+    body = await _cached(cache, response, f"dr-events:{facility_id}", lambda: model.dr_events(facility_id))
+    return [FacilityDrEvent.model_validate(r) for r in _found(body, facility_id)]

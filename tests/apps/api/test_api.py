@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 from apps.api.main import create_app
 from sems.facilities import demo_fleet
 from sems.settings import Settings
+from tests.apps.api.conftest import Get
+from tests.apps.api.test_cache import evict
 
 TIMEOUT_S = 10.0
 
@@ -24,8 +26,8 @@ def test_healthz_reports_postgres_up(settings: Settings) -> None:
     assert response.json()["checks"]["postgres"]["status"] == "up"
 
 
-def test_facilities_lists_the_demo_fleet_with_meter_counts(settings: Settings) -> None:
-    response = _api(settings, "/v1/facilities")
+def test_facilities_lists_the_demo_fleet_with_meter_counts(settings: Settings, api_get: Get) -> None:
+    response = api_get("/v1/facilities")
     assert response.status_code == 200
     listed = {f["facility_id"]: f for f in response.json()}
     for facility in demo_fleet(settings.simulator_facilities, settings.simulator_meters):
@@ -51,8 +53,8 @@ def test_unknown_path_is_a_problem_document(settings: Settings) -> None:
     assert response.json()["status"] == 404 and response.json()["trace_id"] == response.headers["x-trace-id"]
 
 
-def test_metrics_count_requests_by_route(settings: Settings) -> None:
-    _api(settings, "/v1/facilities")
+def test_metrics_count_requests_by_route(settings: Settings, api_get: Get) -> None:
+    api_get("/v1/facilities")
     body = _api(settings, "/metrics").text
     assert 'sems_api_requests_total{method="GET",route="/v1/facilities",status="200"}' in body
 
@@ -63,13 +65,15 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_database_down_gives_503_problems_not_tracebacks(settings: Settings) -> None:
+def test_database_down_gives_503_problems_not_tracebacks(settings: Settings, token: str) -> None:
     unreachable = settings.model_copy(update={"postgres_port": _closed_port(), "postgres_timeout_s": 1.0})
     with TestClient(create_app(unreachable)) as client:
         health = client.get("/healthz")
         assert health.status_code == 503
         assert health.headers["content-type"] == "application/problem+json"
         assert health.json()["checks"]["postgres"]["status"] == "down"
-        facilities = client.get("/v1/facilities")
-        assert facilities.status_code == 503
-        assert "PostgreSQL" in facilities.json()["detail"]
+        # Nothing cached for this resource (a shared Redis may hold others): 503 with Retry-After.
+        evict(settings, "dr-events:fac-001")
+        events = client.get("/v1/facilities/fac-001/dr-events", headers={"Authorization": f"Bearer {token}"})
+        assert events.status_code == 503
+        assert "PostgreSQL" in events.json()["detail"] and int(events.headers["retry-after"]) >= 1

@@ -1,0 +1,21 @@
+"""Models: the MLflow champion of `load_forecaster` with its backtest metrics, and a link to MLflow."""
+
+import streamlit as st
+
+from apps.streamlit import data, data_ops
+from apps.streamlit.freshness import ago, safely
+
+st.title("Models")
+mlflow_url = data.settings().mlflow_url
+st.link_button("Open MLflow", mlflow_url)
+champion: dict[str, object] | None = safely(data_ops.champion, None)
+if champion is None:
+    st.info(f"No `{data_ops.MODEL_NAME}` version is aliased `champion` yet (or MLflow did not answer); "
+            "forecasts come from the seasonal-naive fallback until one is.")
+else:
+    st.subheader(f"{data_ops.MODEL_NAME} v{champion['version']} (champion)")
+    st.caption(f"registered {ago(champion['registered_at'])} · run {champion['run_id']}")  # type: ignore[arg-type]
+    metrics = champion["metrics"]
+    if metrics:
+        st.dataframe([{"metric": k, "value": v} for k, v in sorted(metrics.items())], hide_index=True)  # type: ignore[attr-defined]
+    st.markdown(f"[This version in MLflow]({mlflow_url}/#/models/{data_ops.MODEL_NAME}/versions/{champion['version']})")
