@@ -96,3 +96,24 @@ def register(
         client.set_registered_model_alias(model_name, ALIAS, version)
     client.set_model_version_tag(model_name, version, "promotion", reason)
     return TrainingOutcome(run.info.run_id, version, promoted, reason, result.metrics)
+
+
+def load_champion(tracking_uri: str, model_name: str = MODEL_NAME, timeout_s: float = 5.0) -> tuple[Any, str, str]:
+    """(booster, version, "") of `models:/<name>@champion`, or (None, "", why not) without one or without MLflow."""
+    import httpx
+
+    if not tracking_uri:
+        return None, "", "no MLflow tracking URI configured"
+    try:
+        # A quick probe first: MLflow's own client retries for minutes against a dead server.
+        httpx.get(f"{tracking_uri}/health", timeout=timeout_s).raise_for_status()
+    except httpx.HTTPError as exc:
+        return None, "", f"MLflow unreachable at {tracking_uri}: {exc}"
+    client = MlflowClient(tracking_uri)
+    try:
+        version = client.get_model_version_by_alias(model_name, ALIAS)
+        mlflow.set_tracking_uri(tracking_uri)
+        booster = mlflow.xgboost.load_model(f"models:/{model_name}@{ALIAS}")
+    except MlflowException as exc:
+        return None, "", f"no {model_name}@{ALIAS}: {str(exc).splitlines()[0]}"
+    return booster, f"{model_name}/{version.version}", ""

@@ -1,29 +1,45 @@
-"""Forecasting assets: 24 h of 15-minute load forecasts per facility, written to PostgreSQL."""
+"""The live forecast: 24 h of quarter-hourly P10/P50/P90 per facility, from the champion model or the fallback.
+
+`load_forecast` uses `models:/load_forecaster@champion` for every facility that has
+weather; without a champion, without MLflow or without weather it issues the review's
+fallback (same weekday, 4-week mean) with wider bands, `source='fallback'` and a lower
+quality score. Rows go to PostgreSQL, or to the Kafka buffer while PostgreSQL refuses
+them; each run first replays what was buffered (`sems.forecast_buffer`).
+"""
 
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
 from sqlalchemy import text
 
-from ml.baselines import MODEL_VERSION, seasonal_naive
+from assets.forecaster import load_champion
+from ml.fallback import four_week_average
+from ml.predict import model_forecast
 from pipelines.resources import ForecastingResource, PostgresResource, QuestDBResource
+from sems import forecast_buffer
+from sems.settings import get_settings
 
-# Two weeks and a day: enough for last week's slots and for the errors of that rule.
-LOOKBACK = timedelta(days=15)
-
-_INSERT = text("""
-    INSERT INTO load_forecasts
-        (facility_id, ts, generated_at, p10, p50, p90, model_version, source, data_quality_score)
-    VALUES (:facility_id, :ts, :generated_at, :p10, :p50, :p90, :model_version, :source, :data_quality_score)
-""")
+FALLBACK_VERSION = "four-week-average-v1"
+LOOKBACK = timedelta(days=29)  # the model's oldest lag is 28 days
 
 
-def load_history(questdb: QuestDBResource, since: datetime, step: timedelta) -> pl.DataFrame:
-    """Mean facility load per `step` since `since`, from the 1-minute rollups: facility_id, ts, kw."""
+def load_history(questdb: QuestDBResource, since: datetime, step: timedelta, until: datetime | None = None
+                 ) -> pl.DataFrame:
+    """Mean facility load per `step` in [since, until), from the 1-minute rollups: facility_id, ts, kw."""
+    end = f" AND ts < '{until:%Y-%m-%dT%H:%M:%S}.000000Z'" if until else ""
     rows = questdb.query(
         f"SELECT ts, facility_id, avg(kw_avg) AS kw FROM facility_load_1m WHERE ts >= "
-        f"'{since:%Y-%m-%dT%H:%M:%S}.000000Z' SAMPLE BY {int(step.total_seconds() // 60)}m ALIGN TO CALENDAR"
+        f"'{since:%Y-%m-%dT%H:%M:%S}.000000Z'{end} SAMPLE BY {int(step.total_seconds() // 60)}m ALIGN TO CALENDAR"
     )
     schema = {"ts": pl.String, "facility_id": pl.String, "kw": pl.Float64}
     return pl.DataFrame(rows, schema=schema, orient="row").with_columns(
@@ -31,51 +47,90 @@ def load_history(questdb: QuestDBResource, since: datetime, step: timedelta) -> 
     )
 
 
-def facility_forecasts(
-    history: pl.DataFrame, facility_ids: list[str], issued_at: datetime, shape: ForecastingResource
-) -> pl.DataFrame:
-    """Seasonal-naive forecasts of every facility that has history; the others are left out."""
-    frames = []
-    for facility_id in facility_ids:
-        own = history.filter(pl.col("facility_id") == facility_id)
-        if own.is_empty():
-            continue
-        forecast = seasonal_naive(own, issued_at, horizon=shape.horizon, step=shape.step)
-        frames.append(forecast.with_columns(facility_id=pl.lit(facility_id)))
-    return pl.concat(frames) if frames else pl.DataFrame()
-
-
-@asset(group_name="forecasting", kinds={"python", "postgres"})
-def load_forecast(
-    context: AssetExecutionContext,
-    postgres: PostgresResource,
-    questdb: QuestDBResource,
-    forecasting: ForecastingResource,
-) -> MaterializeResult:
-    """Next 24 h of quarter-hourly load forecasts per facility (seasonal naive, p10/p50/p90) in PostgreSQL."""
-    generated_at = datetime.now(UTC)
+def fleet(postgres: PostgresResource) -> pl.DataFrame:
+    """The facilities with the attributes the model uses."""
     with postgres.transaction() as conn:
-        facility_ids = list(conn.execute(text("SELECT facility_id FROM facilities ORDER BY facility_id")).scalars())
+        rows = conn.execute(text("SELECT facility_id, country, timezone, contract_demand_kw, latitude, longitude "
+                                 "FROM facilities ORDER BY facility_id")).mappings().all()
+    return pl.DataFrame([dict(r) for r in rows])
+
+
+def issue(history: pl.DataFrame, weather: pl.DataFrame, facilities: pl.DataFrame, issued_at: datetime,
+          shape: ForecastingResource) -> tuple[pl.DataFrame, str, str]:
+    """(forecast rows incl. model_version, champion version or "", why the fallback was used or "")."""
+    booster, version, why = load_champion(shape.tracking_uri, shape.model_name)
+    modelled = pl.DataFrame()
+    if booster is not None:
+        modelled = model_forecast(booster, history, weather, facilities, issued_at, horizon=shape.horizon,
+                                  step=shape.step).with_columns(model_version=pl.lit(version))
+        if modelled.is_empty():
+            why = "no weather for any facility"
+    settings = get_settings()
+    rest = [f for f in facilities["facility_id"] if modelled.is_empty() or f not in set(modelled["facility_id"])]
+    fallback = four_week_average(history, rest, issued_at, horizon=shape.horizon, step=shape.step,
+                                 widening=settings.forecast_fallback_widening,
+                                 quality=settings.forecast_fallback_quality)
+    if fallback.height:
+        fallback = fallback.with_columns(model_version=pl.lit(FALLBACK_VERSION))
+    frames = [f for f in (modelled, fallback) if f.height]
+    return (pl.concat(frames, how="diagonal") if frames else pl.DataFrame()), version, why
+
+
+def with_overrides(forecasts: pl.DataFrame, postgres: PostgresResource) -> pl.DataFrame:
+    """Steps an analyst uploaded a profile for (newest upload wins) keep the manual values."""
+    if forecasts.is_empty():
+        return forecasts
+    with postgres.transaction() as conn:
+        manual = conn.execute(text(
+            "SELECT DISTINCT ON (facility_id, ts) facility_id, ts, p10, p50, p90, model_version, source, "
+            "data_quality_score FROM load_forecasts WHERE source = 'manual' AND ts >= :since AND ts <= :until "
+            "ORDER BY facility_id, ts, generated_at DESC"),
+            {"since": forecasts["ts"].min(), "until": forecasts["ts"].max()}).mappings().all()
+    if not manual:
+        return forecasts
+    frame = pl.DataFrame([dict(r) for r in manual]).with_columns(pl.col("ts").dt.convert_time_zone("UTC"))
+    kept = forecasts.join(frame.select("facility_id", "ts"), on=["facility_id", "ts"], how="anti")
+    return pl.concat([kept, frame.select(forecasts.columns)], how="vertical_relaxed").sort("facility_id", "ts")
+
+
+@asset(group_name="forecasting", kinds={"python", "postgres", "mlflow"})
+def load_forecast(
+    context: AssetExecutionContext, postgres: PostgresResource, questdb: QuestDBResource,
+    forecasting: ForecastingResource, weather_forecast: pl.DataFrame,
+) -> MaterializeResult:
+    """Next 24 h of quarter-hourly load forecasts per facility (champion model or fallback) in PostgreSQL."""
+    settings = get_settings()
+    replayed = forecast_buffer.replay(settings)  # what an earlier run had to buffer goes first
+    generated_at = datetime.now(UTC)
+    facilities = fleet(postgres)
     history = load_history(questdb, generated_at - LOOKBACK, forecasting.step)
-    forecasts = facility_forecasts(history, facility_ids, generated_at, forecasting)
-    without_history = sorted(set(facility_ids) - set(forecasts["facility_id"] if forecasts.height else []))
-    if without_history:
+    forecasts, version, why = issue(history, weather_forecast, facilities, generated_at, forecasting)
+    forecasts = with_overrides(forecasts, postgres)
+    if why:
+        context.log.warning(f"fallback forecast for some or all facilities: {why}")
+    missing = sorted(set(facilities["facility_id"]) - set(forecasts["facility_id"] if forecasts.height else []))
+    if missing:
         # Nothing is invented for a facility that never reported; it is named here and in the metadata.
-        context.log.warning(f"no load history, no forecast for: {', '.join(without_history)}")
-    if forecasts.height:
-        rows = forecasts.with_columns(
-            generated_at=pl.lit(generated_at), model_version=pl.lit(MODEL_VERSION)
-        ).drop("rule").to_dicts()
-        with postgres.transaction() as conn:
-            conn.execute(_INSERT, rows)
-    fallback = forecasts.filter(pl.col("source") == "fallback").height if forecasts.height else 0
-    return MaterializeResult(
-        metadata={
-            "generated_at": MetadataValue.timestamp(generated_at),
-            "model_version": MODEL_VERSION,
-            "facilities_forecast": forecasts["facility_id"].n_unique() if forecasts.height else 0,
-            "rows": forecasts.height,
-            "fallback_rows": fallback,
-            "facilities_without_history": MetadataValue.json(without_history),
-        }
+        context.log.warning(f"no load history, no forecast for: {', '.join(missing)}")
+    rows = forecasts.with_columns(generated_at=pl.lit(generated_at)).to_dicts() if forecasts.height else []
+    outcome = forecast_buffer.write(settings, rows)
+    sources = dict(forecasts.group_by("source").len().rows()) if forecasts.height else {}
+    return MaterializeResult(metadata={
+        "generated_at": MetadataValue.timestamp(generated_at), "model_version": version or FALLBACK_VERSION,
+        "rows": forecasts.height, "rows_by_source": MetadataValue.json(sources), "fallback_reason": why,
+        "stored": outcome.stored, "buffered_in_kafka": outcome.buffered, "postgres_error": outcome.error,
+        "replayed_from_kafka": replayed, "facilities_without_history": MetadataValue.json(missing),
+    })
+
+
+@asset_check(asset=load_forecast, description="The newest issued forecast is younger than the staleness limit.")
+def forecast_freshness(context: AssetCheckExecutionContext, postgres: PostgresResource) -> AssetCheckResult:
+    limit = get_settings().forecast_stale_after_min
+    with postgres.transaction() as conn:
+        newest = conn.execute(text("SELECT max(generated_at) FROM load_forecasts")).scalar()
+    age_min = (datetime.now(UTC) - newest).total_seconds() / 60 if newest else float("inf")
+    return AssetCheckResult(
+        passed=age_min <= limit, severity=AssetCheckSeverity.WARN,
+        metadata={"newest_generated_at": str(newest), "age_min": round(age_min, 1) if newest else -1.0,
+                  "limit_min": limit},
     )

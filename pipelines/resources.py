@@ -80,10 +80,13 @@ class ForecastingResource(ConfigurableResource):  # type: ignore[misc]
 
     horizon_hours: int
     step_minutes: int
+    tracking_uri: str = ""  # MLflow; empty: no model, the fallback forecast
+    model_name: str = "load_forecaster"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ForecastingResource:
-        return cls(horizon_hours=settings.forecast_horizon_hours, step_minutes=settings.forecast_step_minutes)
+        return cls(horizon_hours=settings.forecast_horizon_hours, step_minutes=settings.forecast_step_minutes,
+                   tracking_uri=settings.mlflow_url)
 
     @property
     def horizon(self) -> timedelta:

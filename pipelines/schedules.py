@@ -25,6 +25,14 @@ load_forecast_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.RUNNING,
 )
 
+training_job = define_asset_job("load_forecaster_training_job", selection=AssetSelection.groups("training"))
+
+# Weekly retraining, Monday 02:00 UTC (on demand: materialise `load_forecaster` in the UI).
+training_schedule = ScheduleDefinition(
+    name="load_forecaster_weekly", job=training_job, cron_schedule="0 2 * * 1",
+    execution_timezone="UTC", default_status=DefaultScheduleStatus.RUNNING,
+)
+
 archive_job = define_asset_job("archive_job", selection=AssetSelection.groups("archive"), partitions_def=daily)
 
 # Yesterday's partition at 01:30 UTC: late readings (allowed lateness is minutes) have landed by then.

@@ -41,6 +41,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         ),
         TopicSpec(settings.kafka_readings_dlq_topic, settings.kafka_dlq_partitions, dlq_configs),
         TopicSpec(settings.kafka_questdb_dlq_topic, settings.kafka_dlq_partitions, dlq_configs),
+        # Forecasts PostgreSQL refused (C1): kept as long as the DLQs, replayed when it is back.
+        TopicSpec(settings.kafka_forecasts_buffer_topic, settings.kafka_dlq_partitions, dlq_configs),
     ]
 
 

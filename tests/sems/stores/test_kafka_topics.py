@@ -13,7 +13,7 @@ def test_specs_follow_settings() -> None:
     assert (readings.partitions, readings.configs["retention.ms"]) == (24, "1000")
     assert specs[settings.kafka_readings_dlq_topic].partitions == 2
     assert set(specs) == {settings.kafka_readings_topic, settings.kafka_readings_dlq_topic,
-                          settings.kafka_questdb_dlq_topic}
+                          settings.kafka_questdb_dlq_topic, settings.kafka_forecasts_buffer_topic}
 
 
 def test_dlqs_keep_longer_than_the_readings_topic() -> None:
