@@ -1,10 +1,13 @@
-"""Helpers for tests: wait for a condition instead of sleeping."""
+"""Helpers for tests: wait for a condition instead of sleeping; watch a Kafka topic from its end."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from typing import TypeVar
+
+from kafka import KafkaConsumer
+from kafka.consumer.fetcher import ConsumerRecord
 
 T = TypeVar("T")
 
@@ -21,3 +24,20 @@ def wait_until(
         time.sleep(interval_s)
         last = probe()
     return last
+
+
+class TopicTail:
+    """Records appended to a topic after the tail was opened (all partitions, no consumer group)."""
+
+    def __init__(self, kafka: KafkaConsumer) -> None:
+        self.kafka = kafka
+        self.seen: list[ConsumerRecord] = []
+
+    def matching(self, predicate: Callable[[ConsumerRecord], bool]) -> list[ConsumerRecord]:
+        for batch in self.kafka.poll(timeout_ms=500).values():
+            self.seen.extend(batch)
+        return [r for r in self.seen if predicate(r)]
+
+
+def header(record: ConsumerRecord, name: str) -> list[bytes]:
+    return [value for key, value in record.headers if key == name]

@@ -25,7 +25,7 @@ def _checks(result) -> dict:  # type: ignore[no-untyped-def]
 
 
 def test_a_good_day_passes_every_check_and_a_drill_restores_it(settings: Settings, tmp_path: Path) -> None:
-    day = free_day()
+    day = free_day(settings)
     seed(settings, readings_of_day(day, [f"good-{uuid.uuid4().hex[:6]}-m01"]), day)
     result = materialize([readings_archive], resources=_resources(settings, tmp_path), partition_key=str(day))
 
@@ -57,7 +57,7 @@ def test_a_good_day_passes_every_check_and_a_drill_restores_it(settings: Setting
 
 
 def test_bad_readings_fail_their_checks_and_sparse_meters_only_warn(settings: Settings, tmp_path: Path) -> None:
-    day = free_day()
+    day = free_day(settings)
     good = readings_of_day(day, [f"bad-{uuid.uuid4().hex[:6]}-m01"])
     bad = good.with_columns(
         kw=pl.when(pl.int_range(0, good.height) == 100).then(-5.0)

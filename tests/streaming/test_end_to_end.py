@@ -10,12 +10,11 @@ from collections.abc import Callable
 from sems.mqtt import readings_topic
 from sems.settings import Settings
 from sems.stores.questdb import query
-from tests.streaming.bridge.conftest import device, facility_id  # noqa: F401 - pytest fixtures
 from tests.support import wait_until
 
 
 def test_a_reading_published_over_mqtt_lands_in_readings_and_the_facility_minute(
-    settings: Settings, device: Callable[..., None], facility_id: str  # noqa: F811
+    settings: Settings, device: Callable[..., None], facility_id: str
 ) -> None:
     meter_id = f"e2e-{uuid.uuid4().hex[:12]}"
     trace_id = uuid.uuid4().hex
@@ -40,7 +39,7 @@ def test_a_reading_published_over_mqtt_lands_in_readings_and_the_facility_minute
 
 
 def test_a_malformed_reading_does_not_stop_the_next_good_one(
-    settings: Settings, device: Callable[..., None], facility_id: str  # noqa: F811
+    settings: Settings, device: Callable[..., None], facility_id: str
 ) -> None:
     meter_id = f"e2e-{uuid.uuid4().hex[:12]}"
     topic = readings_topic(settings, facility_id, meter_id)

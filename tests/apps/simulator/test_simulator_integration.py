@@ -10,8 +10,7 @@ import httpx
 
 from sems.facilities import demo_fleet
 from sems.settings import Settings
-from tests.streaming.bridge.conftest import TopicTail
-from tests.support import wait_until
+from tests.support import TopicTail, wait_until
 
 
 def test_simulator_is_healthy_and_counts_what_the_broker_acknowledged(settings: Settings) -> None:

@@ -12,9 +12,18 @@ from sems.stores.questdb import query, write_frame
 from tests.support import wait_until
 
 
-def free_day() -> date:
-    """A random past day inside the raw TTL, so parallel or repeated runs rarely share a day."""
-    return (datetime.now(UTC) - timedelta(days=random.randint(20, 80))).date()
+def free_day(settings: Settings) -> date:
+    """A past day inside the raw TTL that holds no readings yet, so a test's counts are its own.
+
+    The test stack's QuestDB outlives one run (and other tests write readings too): a random day
+    alone collided now and then, and a check then counted another test's rows.
+    """
+    for _ in range(100):
+        day = (datetime.now(UTC) - timedelta(days=random.randint(20, 80))).date()
+        where = f"ts >= '{day:%Y-%m-%d}T00:00:00Z' AND ts < '{day + timedelta(days=1):%Y-%m-%d}T00:00:00Z'"
+        if query(settings, f"SELECT count() AS n FROM readings WHERE {where}")[0]["n"] == 0:
+            return day
+    raise AssertionError("no free day in the last 20-80 days of the test QuestDB: recreate the test stack")
 
 
 def readings_of_day(day: date, meters: list[str], facility: str = "fac-001", step_s: int = 15) -> pl.DataFrame:

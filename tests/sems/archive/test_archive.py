@@ -27,7 +27,7 @@ from tests.sems.archive.support import free_day, readings_of_day, seed
 @pytest.fixture(scope="module")
 def seeded(settings: Settings) -> tuple:
     """One day with two fresh meters in QuestDB; returns (day, rows of readings that day)."""
-    day = free_day()
+    day = free_day(settings)
     meters = [f"arch-{uuid.uuid4().hex[:6]}-m{i:02d}" for i in (1, 2)]
     return day, seed(settings, readings_of_day(day, meters), day)
 

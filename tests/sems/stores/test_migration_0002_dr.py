@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -10,22 +9,15 @@ import sqlalchemy as sa
 
 from sems.settings import Settings
 from sems.stores import postgres
+from tests.sems.stores.conftest import scratch_database
 
 NEW_TABLES = {"dr_webhook_deliveries", "dr_bms_commands", "dr_outbox"}
 
 
 @pytest.fixture
 def scratch(settings: Settings) -> Iterator[str]:
-    name = f"sems_dr_migration_{uuid.uuid4().hex[:8]}"
-    admin = postgres.engine(settings).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
+    with scratch_database(settings, "sems_dr_migration") as name:
         yield name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_0002_dr_upgrade_downgrade_upgrade(settings: Settings, scratch: str) -> None:

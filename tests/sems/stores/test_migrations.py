@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -12,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from sems.settings import Settings
 from sems.stores import postgres
+from tests.sems.stores.conftest import scratch_database
 
 TABLES = {"facilities", "meters", "load_forecasts", "dr_events", "dr_event_facilities", "dr_inbox", "dr_audit_log"}
 TABLES |= {"dr_webhook_deliveries", "dr_bms_commands", "dr_outbox"}  # 0002_dr
@@ -19,17 +19,8 @@ TABLES |= {"dr_webhook_deliveries", "dr_bms_commands", "dr_outbox"}  # 0002_dr
 
 @pytest.fixture(scope="module")
 def scratch(settings: Settings) -> Iterator[str]:
-    """A fresh, empty database on the stack's server, dropped afterwards."""
-    name = f"sems_migrations_{uuid.uuid4().hex[:8]}"
-    admin = postgres.engine(settings).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
+    with scratch_database(settings, "sems_migrations") as name:
         yield name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _tables(settings: Settings, database: str) -> set[str]:

@@ -11,8 +11,7 @@ from collections.abc import Callable
 import httpx
 
 from sems.settings import Settings
-from tests.streaming.bridge.conftest import TopicTail, header
-from tests.support import wait_until
+from tests.support import TopicTail, header, wait_until
 
 
 def now_ms() -> int:

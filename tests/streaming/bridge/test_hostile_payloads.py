@@ -16,8 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from sems.settings import Settings
-from tests.streaming.bridge.conftest import TopicTail, header
-from tests.support import wait_until
+from tests.support import TopicTail, header, wait_until
 
 NOT_A_NUMBER = st.one_of(st.text(max_size=20), st.none(), st.booleans(), st.lists(st.integers(), max_size=3))
 HOSTILE = st.one_of(
