@@ -85,6 +85,9 @@ class Settings(BaseSettings):
 
     # Orchestration and ML
     dagster_port: int = 3000
+    # Dagster's gRPC calls to its code server default to 60 s; on two busy cores a code-server reload can take
+    # longer, and the daemon then reports the user code unreachable (seen under load in the DR live test).
+    dagster_grpc_timeout_s: int = 180
     mlflow_port: int = 5000
 
     # Apps

@@ -38,7 +38,10 @@ def _prepare(settings: Settings) -> None:
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    return {"DAGSTER_HOME": str(dagster_home(settings))}
+    return {
+        "DAGSTER_HOME": str(dagster_home(settings)),
+        "DAGSTER_GRPC_TIMEOUT_SECONDS": str(settings.dagster_grpc_timeout_s),
+    }
 
 
 def _venv_script(name: str) -> str:
