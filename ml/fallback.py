@@ -14,6 +14,9 @@ import polars as pl
 
 WEEKS = 4
 MIN_ERRORS = 8
+# Least half-width of the band, as a fraction of the facility's mean load, before widening: with a few
+# minutes of history (a fresh stack) the spread is ~0, and a fallback must never claim certainty.
+MIN_BAND = 0.1
 
 
 def forecast_steps(facility_ids: list[str], issued_at: datetime, horizon: timedelta, step: timedelta) -> pl.DataFrame:
@@ -43,10 +46,13 @@ def _bands(history: pl.DataFrame, widening: float) -> pl.DataFrame:
     enough = errors.group_by("facility_id").len().filter(pl.col("len") >= MIN_ERRORS)["facility_id"]
     source = pl.concat([errors.filter(pl.col("facility_id").is_in(enough)),
                         spread.filter(~pl.col("facility_id").is_in(enough))])
+    floor = pl.col("mean").abs() * MIN_BAND * widening
     return source.group_by("facility_id").agg(
         low=(pl.col("e").quantile(0.1).clip(upper_bound=0.0) * widening),
         high=(pl.col("e").quantile(0.9).clip(lower_bound=0.0) * widening),
-    ).join(history.group_by("facility_id").agg(mean=pl.col("kw").mean()), on="facility_id")
+    ).join(history.group_by("facility_id").agg(mean=pl.col("kw").mean()), on="facility_id").with_columns(
+        low=pl.min_horizontal("low", -floor), high=pl.max_horizontal("high", floor),
+    )
 
 
 def four_week_average(

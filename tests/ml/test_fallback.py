@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from ml.fallback import four_week_average
+from ml.fallback import MIN_BAND, four_week_average
 from tests.ml.history import START, simulated_history, small_fleet
 
 STEP, DAY = timedelta(minutes=15), timedelta(days=1)
@@ -32,3 +32,15 @@ def test_slots_without_any_past_week_take_the_mean_at_half_quality() -> None:
     assert set(rows["facility_id"]) == {"fac-001"}  # nothing invented for a facility without history
     assert (rows["data_quality_score"] == 0.15).all() and (rows["p10"] <= rows["p50"]).all()
     assert abs(rows["p50"][0] - load["kw"].mean()) < 1e-9  # type: ignore[operator]
+
+
+def test_a_few_minutes_of_flat_history_still_get_a_band() -> None:
+    issued = datetime(2025, 6, 4, 12, tzinfo=UTC)
+    slots = [issued - timedelta(minutes=30), issued - timedelta(minutes=15)]
+    flat = pl.DataFrame({"facility_id": ["f1", "f1"], "ts": slots, "kw": [200.0, 200.0]}).with_columns(
+        pl.col("ts").cast(pl.Datetime("us", "UTC")))
+    rows = four_week_average(flat, ["f1"], issued, horizon=timedelta(hours=1), step=timedelta(minutes=15),
+                             widening=1.5, quality=0.4)
+    assert rows.height == 4
+    assert (rows["p10"] < rows["p50"]).all() and (rows["p50"] < rows["p90"]).all()
+    assert rows["p90"][0] - rows["p50"][0] == 200.0 * MIN_BAND * 1.5
