@@ -1,9 +1,13 @@
-"""`python -m apps.simulator`: the demo fleet publishing readings over MQTT until SIGTERM.
+"""`python -m apps.simulator`: the demo fleet's meters over MQTT and its BMSs over SOAP, until SIGTERM.
+
+One process on purpose: the meter rounds and the SOAP BMSs (`apps/simulator/bms`, on
+`settings.bms_port`) share each facility's `FacilityModel`, so a `SetLightingLevel` or
+`SetZoneSetpoint` lowers the published kW from the next round, as in a real building.
 
 The first round goes out at once (so a fresh stack shows data within seconds), then one
 every `settings.simulator_interval_s`, on a fixed schedule that does not drift with the
-time a round takes. `/healthz` is 200 while every facility is connected; `/metrics`
-counts what the broker acknowledged.
+time a round takes. `/healthz` (on `simulator_port`) is 200 while every facility is
+connected; `/metrics` counts what the broker acknowledged.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ import signal
 import threading
 import time
 
+from apps.simulator.bms.field import BmsField
+from apps.simulator.bms.server import serve as serve_bms
+from apps.simulator.facility_model import FacilityModel
 from apps.simulator.fleet import Fleet
 from sems import endpoints, logs
 from sems.facilities import demo_fleet
@@ -21,14 +28,23 @@ from sems.settings import Settings, get_settings
 log = logging.getLogger("apps.simulator")
 
 
+def facility_models(settings: Settings) -> list[FacilityModel]:
+    """One model per facility that publishes meters or answers as a BMS (`bms_facilities` may be more)."""
+    count = max(settings.simulator_facilities, settings.bms_facilities)
+    return [FacilityModel(f) for f in demo_fleet(count, settings.simulator_meters)]
+
+
 def run(settings: Settings, stop: threading.Event) -> None:
-    """Publish rounds until `stop` is set, then flush and disconnect."""
-    fleet = Fleet(settings, demo_fleet(settings.simulator_facilities, settings.simulator_meters))
+    """Publish rounds and answer the BMSs until `stop` is set, then flush and disconnect."""
+    models = facility_models(settings)
+    fleet = Fleet(settings, models[: settings.simulator_facilities])
+    bms_count = settings.bms_facilities or settings.simulator_facilities
 
     def health() -> tuple[bool, str]:
         missing = sorted({d.facility_id for d in fleet.devices} - set(fleet.connected()))
         return (not missing, f"not connected: {', '.join(missing)}" if missing else "all facilities connected")
 
+    bms = serve_bms(BmsField(models[:bms_count]), settings.host, settings.bms_port)
     server = endpoints.serve(settings.host, settings.simulator_port, health)
     fleet.connect()
     log.info(
@@ -38,6 +54,8 @@ def run(settings: Settings, stop: threading.Event) -> None:
                 "facilities": len(fleet.devices),
                 "meters": settings.simulator_meters,
                 "interval_s": settings.simulator_interval_s,
+                "bms_facilities": bms_count,
+                "bms_port": settings.bms_port,
             }
         },
     )
@@ -51,6 +69,7 @@ def run(settings: Settings, stop: threading.Event) -> None:
     finally:
         fleet.close(timeout_s=settings.mqtt_timeout_s)
         server.close()
+        bms.close()
         log.info("stopped")
 
 

@@ -1,5 +1,8 @@
 """The simulated fleet on the wire: one MQTT connection per facility (its device user), one reading per meter per round.
 
+The fleet publishes from the `FacilityModel`s it is given; the simulator process hands the
+same objects to the SOAP BMSs, so a BMS command changes the next round's readings.
+
 Each facility connects as its own device user, so Mosquitto's ACLs apply exactly as to a
 real gateway. Readings are published with QoS 1; paho keeps them (bounded) while the
 broker is away and sends them on reconnect, as a real meter's buffer would. A reading
@@ -21,7 +24,6 @@ from prometheus_client import Counter, Gauge
 
 from apps.simulator.facility_model import FacilityModel
 from apps.simulator.meters import MeterRegister
-from sems.facilities import Facility
 from sems.mqtt import device_client, readings_topic
 from sems.settings import Settings
 
@@ -61,16 +63,15 @@ class FacilityDevice:
 class Fleet:
     """Every simulated facility; `publish_round` sends one reading per meter."""
 
-    def __init__(self, settings: Settings, facilities: list[Facility]) -> None:
+    def __init__(self, settings: Settings, models: list[FacilityModel]) -> None:
         self.settings = settings
-        self.devices = [self._device(f) for f in facilities]
+        self.devices = [self._device(m) for m in models]
 
-    def _device(self, facility: Facility) -> FacilityDevice:
+    def _device(self, model: FacilityModel) -> FacilityDevice:
+        facility = model.facility
         client = device_client(self.settings, facility.facility_id, client_id=f"sems-sim-{facility.facility_id}")
         client.max_queued_messages_set(MAX_BUFFERED)
-        device = FacilityDevice(
-            FacilityModel(facility), client, {m: MeterRegister.fresh(m) for m in facility.meter_ids}
-        )
+        device = FacilityDevice(model, client, {m: MeterRegister.fresh(m) for m in facility.meter_ids})
         client.on_connect = lambda _c, _u, _f, reason, _p: self._on_connect(device, reason)
         client.on_disconnect = lambda _c, _u, _f, reason, _p: self._on_disconnect(device, reason)
         client.on_publish = lambda _c, _u, _mid, reason, _p: self._on_publish(device, reason)

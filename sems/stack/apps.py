@@ -1,5 +1,8 @@
 """The project's own Python services: API, bridge, Beam job, simulator, Streamlit.
 
+The simulator is also every demo facility's SOAP BMS (`bms_port`, `/bms/<facility_id>`,
+with fault injection): one process, so BMS commands change the meter readings it publishes.
+
 Each runs with this interpreter (the project's venv), reads the same `SEMS_*` settings
 that `controller.child_env` passes down, and exposes an HTTP health endpoint.
 Dagster and MLflow have modules of their own (`dagster.py`, `mlflow.py`).
@@ -43,6 +46,7 @@ SIMULATOR = Service(
     name="simulator",
     port_setting="simulator_port",
     command=lambda s: python_module("apps.simulator"),
+    extra_port_settings=("bms_port",),
     healthy=http_probe("simulator_port", "/healthz"),
     url=http_link("simulator_port", "/metrics"),
 )

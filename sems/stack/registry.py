@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sems.stack.service import Service, StackError
 
 # Component modules in start order: stores first, then what uses them.
-COMPONENTS = ("postgres", "redis", "mosquitto", "kafka", "questdb", "s3", "mlflow", "dagster", "apps", "bms")
+COMPONENTS = ("postgres", "redis", "mosquitto", "kafka", "questdb", "s3", "mlflow", "dagster", "apps")
 
 
 def all_services() -> list[Service]:

@@ -1,5 +1,7 @@
 """The state behind the simulated BMSs: each facility's controls, applied commands and injected faults.
 
+The field holds the very `FacilityModel` objects the meter simulator publishes from (both
+run in the simulator process), so an applied command changes the next published readings.
 Commands are applied once per idempotency key: a retried command (same key) answers the
 recorded result without touching the controls again, exactly what the saga relies on.
 `apply_counts` keeps how often each key really changed a control, so tests can prove it.
@@ -13,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from apps.simulator.facility_model import FacilityModel
-from sems.facilities import Facility
 
 FaultMode = Literal["latency", "hang", "http500", "soap_fault", "lost_response"]
 FAULT_MODES: tuple[str, ...] = ("latency", "hang", "http500", "soap_fault", "lost_response")
@@ -49,9 +50,9 @@ class FacilityBms:
 class BmsField:
     """Every simulated BMS, thread-safe (the SOAP server answers each request on its own thread)."""
 
-    def __init__(self, facilities: list[Facility]) -> None:
+    def __init__(self, models: list[FacilityModel]) -> None:
         self._lock = threading.Lock()
-        self.sites = {f.facility_id: FacilityBms(FacilityModel(f)) for f in facilities}
+        self.sites = {m.facility.facility_id: FacilityBms(m) for m in models}
 
     def apply(self, facility_id: str, key: str, point: str, value: float) -> AppliedCommand:
         """Apply `point = value` once per `key`; a repeated key returns the first result."""

@@ -10,6 +10,7 @@ Every request runs on its own thread, so a hung facility never blocks another.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
@@ -93,6 +94,21 @@ class BmsFront:
         return fault
 
 
-def serve(field: BmsField, host: str, port: int) -> WSGIServer:
-    """A threaded server for `field` on host:port (call `serve_forever`)."""
-    return make_server(host, port, BmsFront(field), server_class=_ThreadingServer, handler_class=_QuietHandler)
+class BmsServer:
+    """The BMS front served from a daemon thread of the simulator process; `close()` stops it."""
+
+    def __init__(self, field: BmsField, host: str, port: int) -> None:
+        self._server = make_server(host, port, BmsFront(field), server_class=_ThreadingServer,
+                                   handler_class=_QuietHandler)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, name="bms", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def serve(field: BmsField, host: str, port: int) -> BmsServer:
+    """Serve `field` on host:port from a background thread (OSError if the port is taken)."""
+    return BmsServer(field, host, port)
