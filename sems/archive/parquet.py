@@ -52,6 +52,7 @@ class _Stats:
         self.min_ts: datetime | None = None
         self.max_ts: datetime | None = None
         self.sums = {c.name: 0.0 for c in columns if c.source_type in _NUMERIC}
+        self.sha256, self.size = "", 0  # of the bytes written, set when the file is complete
 
     def add(self, table: pa.Table) -> None:
         self.rows += table.num_rows
@@ -73,10 +74,24 @@ def write_parquet(
 ) -> ArchivedFile:
     """Write `slices` as `<version_dir>/<dataset>.parquet` (never over an existing file); describe what was written."""
     path = f"{version_dir}/{dataset}.parquet"
-    if store.fs.exists(path):
-        raise ArchiveError(f"{path} exists: archives are write-once, a re-run writes a new version")
-    stats, pending, groups = _Stats(columns, ts_column), [], 0
-    with store.fs.open(path, "wb") as target:
+    stats = _Stats(columns, ts_column)
+    try:
+        groups = _write(store, path, schema, slices, stats, row_group_rows)
+    except FileExistsError:
+        raise ArchiveError(f"{path} exists: archives are write-once, a re-run writes a new version") from None
+    return ArchivedFile(
+        dataset=dataset, source=source, path=f"{dataset}.parquet", rows=stats.rows,
+        min_ts=stats.iso(stats.min_ts), max_ts=stats.iso(stats.max_ts), sha256=stats.sha256,
+        bytes=stats.size, columns=columns, sums=stats.sums, row_groups=groups,
+    )
+
+
+def _write(store: ArchiveStore, path: str, schema: pa.Schema, slices: Iterable[pa.Table], stats: _Stats,
+           row_group_rows: int) -> int:
+    """Stream `slices` into a new file (exclusive create: O_EXCL locally, If-None-Match on S3); row groups written."""
+    pending: list[pa.Table] = []
+    groups = 0
+    with store.fs.open(path, "xb") as target:
         sink = _HashingSink(target)
         with pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema, compression="zstd") as writer:
             for table in slices:
@@ -85,11 +100,8 @@ def write_parquet(
                 if sum(t.num_rows for t in pending) >= row_group_rows:
                     groups += _flush(writer, pending, row_group_rows)
             groups += _flush(writer, pending, row_group_rows, final=True)
-    return ArchivedFile(
-        dataset=dataset, source=source, path=f"{dataset}.parquet", rows=stats.rows,
-        min_ts=stats.iso(stats.min_ts), max_ts=stats.iso(stats.max_ts), sha256=sink.digest.hexdigest(),
-        bytes=sink.size, columns=columns, sums=stats.sums, row_groups=groups,
-    )
+    stats.sha256, stats.size = sink.digest.hexdigest(), sink.size
+    return groups
 
 
 def _flush(writer: pq.ParquetWriter, pending: list[pa.Table], row_group_rows: int, final: bool = False) -> int:

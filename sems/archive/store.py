@@ -4,6 +4,12 @@ Layout under the archive root: `day=YYYY-MM-DD/v0001/<dataset>.parquet` plus `ma
 A version directory is written once and never changed; a re-run of a day writes the next
 version beside the earlier ones. The manifest is written last, so a version without one
 is an interrupted run, never an archive.
+
+Write-once is atomic, not check-then-write: a writer first claims its version by creating
+`v0001/_claimed` exclusively (`open(..., "xb")`: O_EXCL on a local disk, a PutObject with
+`If-None-Match: *` on S3), and every file it writes is created the same way. Two writers
+of one day can both list `v0001` as next; only one creates its claim, the other moves on
+to `v0002`. No file is ever replaced.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import fsspec
 from sems.settings import Settings
 
 MANIFEST = "manifest.json"
+CLAIM = "_claimed"
 _VERSION = re.compile(r"v(\d{4,})$")
 _DAY = re.compile(r"day=(\d{4}-\d{2}-\d{2})$")
 
@@ -61,6 +68,21 @@ class ArchiveStore:
             return []
         found = (_DAY.search(name.rstrip("/")) for name in names)
         return sorted(date.fromisoformat(m.group(1)) for m in found if m)
+
+    def create(self, path: str, body: bytes) -> None:
+        """Write `body` to `path` only if nothing is there yet (atomically); FileExistsError if something is."""
+        with self.fs.open(path, "xb") as target:
+            target.write(body)
+
+    def claim_version(self, day: date, owner: str) -> int:
+        """Atomically take the next free version of `day` for one writer; the claim names `owner`."""
+        version = max(self.versions(day), default=0) + 1
+        while True:
+            try:
+                self.create(f"{self.version_dir(day, version)}/{CLAIM}", owner.encode())
+                return version
+            except FileExistsError:  # another writer claimed it between our listing and our create
+                version += 1
 
     def sha256(self, path: str) -> tuple[str, int]:
         """Checksum and size of the stored bytes at `path`, read back from the store in 8 MiB blocks."""

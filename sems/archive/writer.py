@@ -1,14 +1,17 @@
 """Archiving one day: every QuestDB table and the DR audit log to a new, write-once version, read back before it counts.
 
-The order is what makes an archive trustworthy: files first, each read back from the
-store and its sha256, size and Parquet row count compared with what was written; only
-then the manifest, itself read back. A crash at any point leaves a version without a
-manifest, which `verify` reports and no reader ever takes for an archive.
+The writer first claims the next version atomically (`ArchiveStore.claim_version`), so two
+runs of one day never share a version directory. The order is what makes an archive
+trustworthy: files first, each read back from the store and its sha256, size and Parquet
+row count compared with what was written; only then the manifest, itself read back. A
+crash at any point leaves a version without a manifest, which `verify` reports and no reader ever takes for an archive.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
@@ -28,7 +31,8 @@ AUDIT_LOG = "dr_audit_log"
 
 def archive_day(settings: Settings, store: ArchiveStore, day: date) -> Manifest:
     """Write the next version of `day` and return its manifest once everything has been read back intact."""
-    version = max(store.versions(day), default=0) + 1
+    owner = f"{socket.gethostname()} pid {os.getpid()} at {datetime.now(UTC).isoformat()}"
+    version = store.claim_version(day, owner)
     version_dir = store.version_dir(day, version)
     files = []
     for table in tables(settings):
@@ -70,11 +74,11 @@ def read_back(store: ArchiveStore, version_dir: str, expected: ArchivedFile) -> 
 
 def _write_manifest(store: ArchiveStore, version_dir: str, manifest: Manifest) -> None:
     path = f"{version_dir}/{MANIFEST}"
-    if store.fs.exists(path):
-        raise ArchiveError(f"{path} exists: archives are write-once")
     body = manifest.to_json().encode()
-    with store.fs.open(path, "wb") as target:
-        target.write(body)
+    try:
+        store.create(path, body)
+    except FileExistsError:
+        raise ArchiveError(f"{path} exists: archives are write-once") from None
     with store.fs.open(path, "rb") as stored:
         if stored.read() != body:
             raise ArchiveError(f"{path} did not read back as written")
