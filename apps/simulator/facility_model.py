@@ -1,16 +1,29 @@
 """The simulated facility: how much power it draws at an instant, and the controls a BMS can change.
 
-Load = base load + occupancy (weekdays in office hours, local time, public holidays off)
-+ HVAC (cooling above and heating below a setpoint band, from a temperature curve) +
-noise per meter. Everything scales with the facility's contract demand, so a hospital and
-a retail park look different. `FacilityControls` is the state a BMS command changes (a
-later issue wires SOAP to it); the model reads it on every call, so a change shows in the
-next reading.
+Load = base (always on) + occupancy (lighting and plug loads: working days in office hours,
+local time; weekends and the country's public holidays via `holidays` stay low) + HVAC
+(cooling above and heating below a comfort band, driven by the real typical-year weather
+pvlib ships, `apps/simulator/weather.py`) + noise per meter. Everything scales with the
+facility's contract demand, so a hospital and a retail park differ in size.
+
+Public API (the meter simulator, the SOAP BMSs and the forecasting tests' history use it):
+
+- `FacilityModel(facility, controls=FacilityControls(), rng=random.Random())`
+- `.load_kw(at)`: the facility's total draw at an aware datetime, noise-free and
+  deterministic for given controls (tests compute expectations with it).
+- `.meter_kw(meter_id, at)`: one meter's share of `load_kw(at)` with relative Gaussian
+  noise `NOISE` from `rng`.
+- `.outdoor_temperature_c(at)`: the TMY temperature of `.station` (the pvlib station
+  nearest the facility, as the forecasting weather replay picks it).
+- `.occupancy(at)`: 0..1; `.shares`: each meter's fixed share of the load; `.zone`.
+- `.controls`: a `FacilityControls` the BMS writes and every call reads, so a command shows
+  in the next reading. `hvac_setpoint_offset_c` relaxes the comfort band by that many
+  degrees on both sides (cooling setpoint up, heating setpoint down: a DR setback works in
+  summer and winter); `lighting_level` scales the lighting and plug loads.
 """
 
 from __future__ import annotations
 
-import math
 import random
 import zlib
 from dataclasses import dataclass, field
@@ -20,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from apps.simulator.weather import station_for, temperature_c
 from sems.facilities import Facility
 
 BASE_SHARE = 0.30  # of contract demand, always on (servers, refrigeration, standby)
@@ -31,7 +45,7 @@ NOISE = 0.03  # relative standard deviation per meter reading
 
 @dataclass
 class FacilityControls:
-    """What the BMS can set: HVAC setpoint shift (+ means warmer in summer) and lighting level (0..1)."""
+    """What the BMS can set: HVAC comfort-band relaxation in degrees C (-5..5) and lighting level (0..1)."""
 
     hvac_setpoint_offset_c: float = 0.0
     lighting_level: float = 1.0
@@ -46,14 +60,8 @@ class FacilityModel:
     rng: random.Random = field(default_factory=random.Random)
 
     def outdoor_temperature_c(self, at: datetime) -> float:
-        """A plausible temperature: seasonal mean by latitude plus a daily swing peaking mid-afternoon."""
-        local = at.astimezone(self.zone)
-        season = math.cos(2 * math.pi * (local.timetuple().tm_yday - 200) / 365.25)
-        if self.facility.latitude < 0:
-            season = -season
-        mean = 24 - 0.3 * abs(self.facility.latitude) + 10 * season
-        hour = local.hour + local.minute / 60
-        return mean + 5 * math.cos(2 * math.pi * (hour - 15) / 24)
+        """The outdoor temperature at `at`: the typical year of the nearest pvlib TMY station."""
+        return temperature_c(self.station, at)
 
     def occupancy(self, at: datetime) -> float:
         """0..1: people in the building (ramps 6-8 and 18-20 on working days, 15 % otherwise)."""
@@ -68,6 +76,7 @@ class FacilityModel:
         contract = self.facility.contract_demand_kw
         occupancy = self.occupancy(at)
         low, high = COMFORT_BAND_C
+        low -= self.controls.hvac_setpoint_offset_c
         high += self.controls.hvac_setpoint_offset_c
         temperature = self.outdoor_temperature_c(at)
         degrees = max(0.0, temperature - high) + 0.5 * max(0.0, low - temperature)
@@ -79,6 +88,11 @@ class FacilityModel:
         """One meter's share of the load, with measurement noise."""
         share = self.shares[meter_id]
         return max(0.0, share * self.load_kw(at) * (1 + self.rng.gauss(0, NOISE)))
+
+    @property
+    def station(self) -> str:
+        """The pvlib TMY station whose weather drives this facility's HVAC (miami, greensboro, sand_point)."""
+        return station_for(self.facility.latitude, self.facility.longitude)
 
     @property
     def zone(self) -> ZoneInfo:

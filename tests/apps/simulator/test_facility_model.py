@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import random
+import statistics
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apps.simulator.facility_model import FacilityControls, FacilityModel
 from apps.simulator.meters import MeterRegister
-from sems.facilities import demo_fleet
+from sems.facilities import Facility, demo_fleet
+from sems.weather.replay import STATIONS, ReplayProvider
 from streaming.contract import Contract
 
 FACILITY = demo_fleet(1, 4)[0]  # Harbor Logistics Center, America/New_York, US holidays
@@ -37,11 +40,48 @@ def test_load_stays_within_the_contract_demand_all_year() -> None:
     assert max(loads) < 1.1 * FACILITY.contract_demand_kw
 
 
-def test_summer_afternoons_draw_more_than_mild_spring_ones_because_of_cooling() -> None:
+def test_summer_afternoons_draw_more_than_spring_ones_because_of_cooling() -> None:
     model = FacilityModel(FACILITY)
-    july, april = at(2025, 7, 16, 15), at(2025, 4, 16, 15)  # both Wednesdays
-    assert model.outdoor_temperature_c(july) > 25 > model.outdoor_temperature_c(april)
-    assert model.load_kw(july) > 1.1 * model.load_kw(april)
+    july = [at(2025, 7, day, 15) for day in range(1, 32) if at(2025, 7, day, 15).weekday() < 5 and day != 4]
+    april = [at(2025, 4, day, 15) for day in range(1, 31) if at(2025, 4, day, 15).weekday() < 5]
+    assert statistics.fmean(map(model.outdoor_temperature_c, july)) > 25 > statistics.fmean(
+        map(model.outdoor_temperature_c, april))
+    assert statistics.fmean(map(model.load_kw, july)) > 1.1 * statistics.fmean(map(model.load_kw, april))
+
+
+def test_temperature_is_the_weather_replay_that_training_reads_at_every_full_hour() -> None:
+    model, start = FacilityModel(FACILITY), datetime(2024, 2, 27, tzinfo=UTC)  # across 29 February
+    replay = ReplayProvider().between(FACILITY.latitude, FACILITY.longitude, start, start + timedelta(days=4))
+    assert len(replay) == 96
+    for row in replay.iter_rows(named=True):
+        assert model.outdoor_temperature_c(row["ts"]) == row["temp_c"]
+    half_past = model.outdoor_temperature_c(start + timedelta(minutes=30))
+    hour_0, hour_1 = replay["temp_c"][0], replay["temp_c"][1]
+    assert min(hour_0, hour_1) <= half_past <= max(hour_0, hour_1)  # interpolated, no step once an hour
+
+
+def test_each_demo_facility_gets_the_nearest_of_the_three_pvlib_climates() -> None:
+    stations = {f.facility_id: FacilityModel(f).station for f in demo_fleet(8, 1)}
+    assert set(stations.values()) <= set(STATIONS)
+    assert stations["fac-001"] == "greensboro" and stations["fac-006"] == "sand_point"
+    miami = Facility("x", "Bayfront", "US", "America/New_York", 25.76, -80.19, 500.0, ("x-m01",))
+    assert FacilityModel(miami).station == "miami"
+    alaska = replace(miami, latitude=57.0, longitude=-160.0)
+
+    def mean_load(facility: Facility, month: int) -> float:
+        model, start = FacilityModel(facility), datetime(2025, month, 1, tzinfo=UTC)
+        return statistics.fmean(model.load_kw(start + timedelta(hours=h)) for h in range(0, 28 * 24, 3))
+
+    assert mean_load(miami, 7) > 1.1 * mean_load(alaska, 7)  # cooling in the hot climate
+    assert mean_load(alaska, 1) > 1.1 * mean_load(miami, 1)  # heating in the cold one
+
+
+def test_a_setpoint_offset_sheds_heating_in_winter_as_well_as_cooling_in_summer() -> None:
+    winter_night, summer_afternoon = at(2025, 1, 15, 3), at(2025, 7, 16, 15)
+    relaxed = FacilityModel(FACILITY, FacilityControls(hvac_setpoint_offset_c=3.0))
+    for instant in (winter_night, summer_afternoon):
+        assert FacilityModel(FACILITY).outdoor_temperature_c(instant) not in (16.0, 22.0)
+        assert relaxed.load_kw(instant) < FacilityModel(FACILITY).load_kw(instant)
 
 
 def test_bms_controls_shed_load_on_the_next_reading() -> None:
