@@ -2,13 +2,14 @@
 
 `readings_archive` is partitioned by day: it writes a new write-once version of the day,
 reads every file back, then runs the Great Expectations checks over the stored Parquet
-and reports them as asset checks (schema blocking, completeness a warning). Two checks
+against the registered fleet (PostgreSQL facilities and meters), reports them as asset
+checks (schema blocking, completeness a warning) and stores the day's summary for the UI
+(`sems.archive.summary`). Two checks
 watch the whole archive later: `archive_integrity` re-verifies every manifest and
 `restore_drill` restores a random day into a scratch QuestDB table (monthly schedule).
 """
 
 
-import json
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -25,13 +26,14 @@ from dagster import (
     asset,
     asset_check,
 )
-from sqlalchemy import text
 
 from assets.archive_quality import CHECKS, ArchiveValidator, CheckOutcome
 from pipelines.resources import ArchiveResource, PostgresResource
 from sems.archive.drill import restore_drill
+from sems.archive.fleet import expected_readings, facility_kw_ranges
 from sems.archive.manifest import Manifest
 from sems.archive.store import ArchiveError
+from sems.archive.summary import CheckSummary, day_summary, write_summary
 from sems.archive.verify import verify_store
 from sems.archive.writer import archive_day
 
@@ -52,18 +54,18 @@ def readings_archive(
     manifest = archive_day(settings, store, day)
     version_dir = store.version_dir(day, manifest.version)
     yield MaterializeResult(metadata=_manifest_metadata(version_dir, manifest))
-    with postgres.transaction() as conn:
-        rows = conn.execute(text("SELECT facility_id, contract_demand_kw FROM facilities")).all()
-    contract: dict[str, float] = {facility: float(kw) for facility, kw in rows}
-    outcomes = ArchiveValidator(settings.state / "gx").validate(
-        f"{version_dir}/{manifest.file('readings').path}", store.fs,
-        kw_limits={f: kw * settings.archive_kw_headroom for f, kw in contract.items()},
-        expected_per_meter=round(86400 / settings.archive_reading_interval_s),
+    with postgres.transaction() as conn:  # the fleet as registered: silent meters count, at 0 %
+        kw_ranges = facility_kw_ranges(conn, settings.archive_kw_headroom)
+        expected = expected_readings(conn, day, settings.archive_reading_interval_s)
+    validator = ArchiveValidator(settings.state / "gx")
+    outcomes = validator.validate(
+        f"{version_dir}/{manifest.file('readings').path}", store.fs, kw_ranges=kw_ranges, expected=expected,
+        full_day=round(86400 / settings.archive_reading_interval_s),
         minimum=settings.archive_completeness_min, batch_rows=settings.archive_check_batch_rows,
     )
-    summary = settings.state / "archive-quality" / f"{day}.json"
-    summary.parent.mkdir(parents=True, exist_ok=True)
-    summary.write_text(quality_summary(manifest, outcomes), encoding="utf-8")
+    checks = {name: _check_summary(name, outcome) for name, outcome in outcomes.items()}
+    path = write_summary(store, day_summary(manifest, checks, data_docs=str(validator.data_docs_index)))
+    context.log.info(f"quality summary for the UI: {path}")
     for name, outcome in outcomes.items():
         yield _check_result(name, outcome)
 
@@ -79,10 +81,18 @@ def _manifest_metadata(version_dir: str, manifest: Manifest) -> dict[str, Any]:
     }
 
 
+def _severity(name: str) -> AssetCheckSeverity:
+    return AssetCheckSeverity.WARN if name in _WARN_ONLY else AssetCheckSeverity.ERROR
+
+
+def _check_summary(name: str, outcome: CheckOutcome) -> CheckSummary:
+    return CheckSummary(passed=outcome.passed, severity=_severity(name).value, unexpected_rows=outcome.unexpected,
+                        details=outcome.details)
+
+
 def _check_result(name: str, outcome: CheckOutcome) -> AssetCheckResult:
-    severity = AssetCheckSeverity.WARN if name in _WARN_ONLY else AssetCheckSeverity.ERROR
     return AssetCheckResult(
-        asset_key="readings_archive", check_name=name, passed=outcome.passed, severity=severity,
+        asset_key="readings_archive", check_name=name, passed=outcome.passed, severity=_severity(name),
         metadata={"unexpected_rows": outcome.unexpected, "details": MetadataValue.json(outcome.details)},
     )
 
@@ -113,13 +123,3 @@ def restore_drill_check(context: AssetCheckExecutionContext, archive: ArchiveRes
         metadata={"day": str(report.day), "version": report.version, "rows_restored": report.rows,
                   "mismatches": MetadataValue.json(report.mismatches)},
     )
-
-
-def quality_summary(manifest: Manifest, outcomes: dict[str, CheckOutcome]) -> str:
-    """The JSON the UI reads: one line per check of the day's newest archive."""
-    return json.dumps({
-        "day": manifest.day, "version": manifest.version, "created_at": manifest.created_at,
-        "checks": {n: {"passed": o.passed, "unexpected_rows": o.unexpected, "details": o.details}
-                   for n, o in outcomes.items()},
-    }, indent=2)
-

@@ -3,27 +3,73 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
 
 import polars as pl
+from sqlalchemy import text
 
 from sems.settings import Settings
+from sems.stores import postgres
 from sems.stores.questdb import query, write_frame
 from tests.support import wait_until
 
 
 def free_day(settings: Settings) -> date:
-    """A past day inside the raw TTL that holds no readings yet, so a test's counts are its own.
+    """A past day inside the raw TTL that holds no readings yet and predates every registered meter.
 
     The test stack's QuestDB outlives one run (and other tests write readings too): a random day
-    alone collided now and then, and a check then counted another test's rows.
+    alone collided now and then, and a check then counted another test's rows. Completeness
+    expects every meter registered before the day's end, so a day after the fleet was seeded
+    would find the demo meters silent; tests that want registered meters add their own.
     """
+    fleet_since = _first_registration(settings)
     for _ in range(100):
         day = (datetime.now(UTC) - timedelta(days=random.randint(20, 80))).date()
+        if fleet_since is not None and datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC) > fleet_since:
+            continue
         where = f"ts >= '{day:%Y-%m-%d}T00:00:00Z' AND ts < '{day + timedelta(days=1):%Y-%m-%d}T00:00:00Z'"
         if query(settings, f"SELECT count() AS n FROM readings WHERE {where}")[0]["n"] == 0:
             return day
-    raise AssertionError("no free day in the last 20-80 days of the test QuestDB: recreate the test stack")
+    raise AssertionError("no free day 20-80 days back before the fleet was registered: recreate the test stack")
+
+
+def _first_registration(settings: Settings) -> datetime | None:
+    engine = postgres.engine(settings)
+    try:
+        with engine.connect() as conn:
+            first: datetime | None = conn.execute(text("SELECT min(created_at) FROM meters")).scalar()
+            return first
+    finally:
+        engine.dispose()
+
+
+def contract_kw(settings: Settings, facility: str) -> float:
+    """The contract demand of a facility of the seeded fleet."""
+    engine = postgres.engine(settings)
+    try:
+        with engine.connect() as conn:
+            return float(conn.execute(text("SELECT contract_demand_kw FROM facilities WHERE facility_id = :f"),
+                                      {"f": facility}).scalar_one())
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def registered_meters(settings: Settings, facility: str, since: dict[str, datetime]) -> Iterator[float]:
+    """Register meters of `facility` (meter id -> registration time) for one test; yields the facility's contract kW."""
+    engine = postgres.engine(settings)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO meters (meter_id, facility_id, kind, created_at) "
+                              "VALUES (:m, :f, 'electricity', :at)"),
+                         [{"m": meter, "f": facility, "at": at} for meter, at in since.items()])
+        yield contract_kw(settings, facility)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM meters WHERE meter_id = ANY(:ids)"), {"ids": list(since)})
+        engine.dispose()
 
 
 def readings_of_day(day: date, meters: list[str], facility: str = "fac-001", step_s: int = 15) -> pl.DataFrame:
