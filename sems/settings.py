@@ -128,7 +128,18 @@ class Settings(BaseSettings):
     # Simulator (the field)
     simulator_facilities: int = 5
     simulator_meters: int = 4
-    simulator_interval_s: float = 15.0
+    simulator_interval_s: float = 15.0  # rate = facilities x meters / interval readings per second
+    # Field imperfections (docs/simulator.md); all zero = clean readings, in order, on time, one per message.
+    simulator_batch_readings: int = Field(default=1, ge=1)  # readings per MQTT message; > 1: gateway batches
+    simulator_duplicate_rate: float = Field(default=0.0, ge=0, le=1)  # share of readings sent twice
+    simulator_out_of_order_rate: float = Field(default=0.0, ge=0, le=1)  # share held back one round
+    simulator_late_rate: float = Field(default=0.0, ge=0, le=1)  # share held back up to simulator_late_max_s
+    simulator_late_max_s: float = Field(default=600.0, ge=0)
+    simulator_malformed_rate: float = Field(default=0.0, ge=0, le=1)  # share of messages followed by a broken one
+    simulator_clock_skew_max_s: float = Field(default=0.0, ge=0)  # each meter's clock is off by a fixed +-this at most
+    simulator_seed: int | None = None  # fixes the random choices above (and the noise) for reproducible runs
+    # Days of modelled history written to QuestDB's rollups at start when the demo fleet has none (0 in test).
+    simulator_backfill_days: int = Field(default=60, ge=0)
 
     # Forecasting
     forecast_horizon_hours: int = 24
@@ -233,6 +244,13 @@ class Settings(BaseSettings):
                 if name.endswith("_port"):
                     object.__setattr__(self, name, getattr(self, name) + self.port_offset)
             object.__setattr__(self, "port_offset", 0)
+        return self
+
+    @model_validator(mode="after")
+    def _no_backfill_in_test(self) -> Settings:
+        """The test stack starts without history (tests that need it set SEMS_SIMULATOR_BACKFILL_DAYS)."""
+        if self.env == "test" and "simulator_backfill_days" not in self.model_fields_set:
+            object.__setattr__(self, "simulator_backfill_days", 0)
         return self
 
     @property

@@ -13,6 +13,7 @@ connected; `/metrics` counts what the broker acknowledged.
 from __future__ import annotations
 
 import logging
+import random
 import signal
 import threading
 import time
@@ -31,7 +32,9 @@ log = logging.getLogger("apps.simulator")
 def facility_models(settings: Settings) -> list[FacilityModel]:
     """One model per facility that publishes meters or answers as a BMS (`bms_facilities` may be more)."""
     count = max(settings.simulator_facilities, settings.bms_facilities)
-    return [FacilityModel(f) for f in demo_fleet(count, settings.simulator_meters)]
+    seed = settings.simulator_seed
+    return [FacilityModel(f, rng=random.Random(None if seed is None else seed + i))
+            for i, f in enumerate(demo_fleet(count, settings.simulator_meters))]
 
 
 def run(settings: Settings, stop: threading.Event) -> None:
