@@ -9,13 +9,15 @@ a fact the stampede test and an operator can read from `/metrics`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import Counter
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from apps.api.sheddable import sheddable
 from sems.resilience import CircuitBreaker, CircuitOpenError
 from sems.settings import Settings
 from sems.stores import questdb
@@ -23,6 +25,7 @@ from sems.stores import questdb
 STORE_QUERIES = Counter("sems_api_store_queries_total", "Queries the API sent to a store", ["store", "query"])
 FACILITY_ID = r"^[A-Za-z0-9_-]{1,64}$"  # also what makes an id safe inside QuestDB SQL text
 _FACILITY_ID = re.compile(FACILITY_ID)
+T = TypeVar("T")
 
 _SQL = {
     "facilities": """
@@ -68,12 +71,19 @@ class ReadModel:
 
     def _pg(self, name: str, **params: Any) -> list[dict[str, Any]]:
         def run() -> list[dict[str, Any]]:
-            STORE_QUERIES.labels("postgres", name).inc()
             with self.engine.connect() as conn:
                 return [dict(row) for row in conn.execute(text(_SQL[name]), params).mappings()]
 
+        return self._guarded(name, run)
+
+    def _guarded(self, name: str, run: Callable[[], T]) -> T:
+        """`run()` (one counted PostgreSQL use) through the breaker; `StoreUnavailable` when it cannot answer."""
+        def counted() -> T:
+            STORE_QUERIES.labels("postgres", name).inc()
+            return run()
+
         try:
-            return self.guard.call(run)
+            return self.guard.call(counted)
         except CircuitOpenError as exc:
             raise StoreUnavailable("PostgreSQL", "circuit open after repeated failures",
                                    max(1.0, exc.retry_after_s)) from exc
@@ -120,6 +130,18 @@ class ReadModel:
             "model_version": head.get("model_version"), "source": head.get("source"),
             "steps": [{k: s[k] for k in ("ts", "p10", "p50", "p90")} for s in steps],
         }
+
+    def sheddable(self, facility_id: str) -> dict[str, Any] | None:
+        """The sheddable-load forecast from the latest forecast, as the DR planner computes it."""
+        if not self._pg("facility", fid=facility_id):
+            return None
+        steps = self._pg("forecast", fid=facility_id)
+
+        def compute() -> dict[str, Any]:
+            with self.engine.connect() as conn:
+                return sheddable(conn, self.settings, facility_id, steps)
+
+        return self._guarded("sheddable", compute)
 
     def dr_events(self, facility_id: str) -> list[dict[str, Any]] | None:
         if not self._pg("facility", fid=facility_id):

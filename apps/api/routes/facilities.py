@@ -1,10 +1,10 @@
-"""The facilities read API: list, current load, latest forecast and DR participation, scoped by the token."""
+"""The facilities read API: list, current load, latest forecast, sheddable load and DR participation, token-scoped."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Response
 from pydantic import BaseModel
@@ -51,6 +51,24 @@ class Forecast(BaseModel):
     model_version: str | None
     source: str | None
     steps: list[ForecastStep]
+
+
+class SheddableStep(BaseModel):
+    ts: datetime
+    p10_kw: float  # the forecast's lower bound the planner sheds from (M4)
+    lighting_kw: float
+    hvac_kw: float
+    sheddable_kw: float
+
+
+class Sheddable(BaseModel):
+    facility_id: str
+    generated_at: datetime | None  # of the forecast it is computed from
+    source: str | None
+    quality: Literal["model", "stale", "fallback", "none"]  # as the DR plan would record it
+    factor: float  # share of the P10-based capacity promised (below 1 when the forecast is not trusted)
+    window_kw: float  # what a DR plan over the whole horizon would count on (lowest P10; 30 % of contract without)
+    steps: list[SheddableStep]
 
 
 class FacilityDrEvent(BaseModel):
@@ -106,6 +124,15 @@ async def forecast(facility_id: FacilityId, principal: CurrentPrincipal, cache: 
     principal.require(facility_id)
     body = await _cached(cache, response, f"forecast:{facility_id}", lambda: model.forecast(facility_id))
     return Forecast.model_validate(_found(body, facility_id))
+
+
+@router.get("/facilities/{facility_id}/sheddable")
+async def sheddable(facility_id: FacilityId, principal: CurrentPrincipal, cache: CacheDep,
+                    model: ReadModelDep, response: Response) -> Sheddable:
+    """Sheddable load per forecast step, computed from the latest forecast by the DR planner's own rules."""
+    principal.require(facility_id)
+    body = await _cached(cache, response, f"sheddable:{facility_id}", lambda: model.sheddable(facility_id))
+    return Sheddable.model_validate(_found(body, facility_id))
 
 
 @router.get("/facilities/{facility_id}/dr-events")
