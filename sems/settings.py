@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     # Per-client queue while a subscriber (the bridge) is away or not acknowledging. Bounded so a stalled client cannot
     # exhaust the broker's memory; 1M is minutes at the benchmark's peak rate, days at the demo fleet's.
     mqtt_max_queued_messages: int = 1_000_000
-    mqtt_max_inflight_messages: int = 1000
+    mqtt_max_inflight_messages: int = 5000
     # Above the bridge's payload limit, so oversize payloads still reach the bridge (and its DLQ with a reason).
     mqtt_max_packet_bytes: int = 4 * 1024 * 1024
 
@@ -100,9 +100,10 @@ class Settings(BaseSettings):
     # MQTT -> Kafka bridge (the edge: validation bounds of the MQTT contract live here too)
     bridge_client_id: str = "sems-bridge"
     bridge_session_expiry_s: int = 7 * 24 * 3600  # how long Mosquitto queues QoS 1 messages while the bridge is away
-    bridge_receive_maximum: int = 1000  # MQTT 5 unacknowledged messages the broker may have in flight to the bridge
+    bridge_receive_maximum: int = 5000  # MQTT 5 unacknowledged messages the broker may have in flight to the bridge
     bridge_linger_ms: int = 5  # single readings of one facility are merged into one Kafka record for this long
     bridge_max_payload_bytes: int = 1024 * 1024
+    bridge_max_turn_messages: int = 5000  # MQTT messages one loop turn takes before it publishes and acks
     bridge_max_batch_readings: int = 10_000
     # Kafka outage (C4): a circuit breaker around the producer, a bounded durable disk spool behind it.
     bridge_publish_timeout_s: float = 5.0  # one cycle's records must be acknowledged by Kafka within this

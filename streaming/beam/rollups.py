@@ -18,50 +18,59 @@ from apache_beam.metrics import Metrics
 
 from sems.settings import Settings
 from sems.stores import questdb
+from streaming.beam.questdb_io import sql_strings, wait_wal_applied
 from streaming.beam.questdb_write import write_to_questdb
 
 ROLLUPS = {"facility_load_15m": (15, "15m"), "facility_load_1h": (60, "1h")}  # table: (minutes, SAMPLE BY unit)
 
 
-def rollup_sql(facility_id: str, lo_ms: int, hi_ms: int, unit: str) -> str:
-    name = facility_id.replace("'", "''")
+def rollup_sql(facility_ids: Iterable[str], lo_ms: int, hi_ms: int, unit: str) -> str:
+    """Per facility and bucket of [lo, hi): the sum over its meters of each meter's bucket figures."""
     lo, hi = _iso(lo_ms), _iso(hi_ms)
     per_meter = (
-        "SELECT ts, meter_id, sum(kw_avg * readings) / sum(readings) kw_avg, min(kw_min) kw_min, max(kw_max) kw_max, "
-        f"sum(readings) readings FROM meter_load_1m WHERE facility_id = '{name}' AND ts >= '{lo}' AND ts < '{hi}' "
+        "SELECT ts, facility_id, meter_id, sum(kw_avg * readings) / sum(readings) kw_avg, min(kw_min) kw_min, "
+        f"max(kw_max) kw_max, sum(readings) readings FROM meter_load_1m "
+        f"WHERE facility_id IN ({sql_strings(facility_ids)}) AND ts >= '{lo}' AND ts < '{hi}' "
         f"SAMPLE BY {unit} ALIGN TO CALENDAR"
     )
     return (
-        "SELECT ts, sum(kw_avg) kw_avg, sum(kw_min) kw_min, sum(kw_max) kw_max, sum(readings) readings, "
+        "SELECT ts, facility_id, sum(kw_avg) kw_avg, sum(kw_min) kw_min, sum(kw_max) kw_max, sum(readings) readings, "
         f"count() meters FROM ({per_meter}) ORDER BY ts"
     )
 
 
 class RollupsFn(beam.DoFn):  # type: ignore[misc]
-    """(facility_id, [minute_ms]) -> upserts of the 15-minute and hourly buckets holding those minutes."""
+    """(facility_id, [minute_ms]) -> upserts of the 15-minute and hourly buckets holding those minutes.
+
+    A bundle's facilities share one query and one write per rollup table (not one per facility).
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.written = Metrics.counter("sems.beam", "rollup_rows_written")
+        self.touched: dict[str, set[int]] = {}
 
     def start_bundle(self) -> None:
-        from streaming.beam.questdb_io import wait_wal_applied
-
-        wait_wal_applied(self.settings, "meter_load_1m", timeout_s=self.settings.questdb_timeout_s)
+        self.touched = {}
 
     def process(self, element: tuple[str, Iterable[int]]) -> None:
-        facility_id, minutes = element[0], set(element[1])
+        self.touched.setdefault(element[0], set()).update(element[1])
+
+    def finish_bundle(self) -> None:
+        if not self.touched:
+            return
+        touched, self.touched = self.touched, {}
+        wait_wal_applied(self.settings, "meter_load_1m", timeout_s=self.settings.questdb_timeout_s)
         for table, (bucket_min, unit) in ROLLUPS.items():
             bucket_ms = bucket_min * 60_000
-            buckets = {m - m % bucket_ms for m in minutes}
-            rows = questdb.query(
-                self.settings, rollup_sql(facility_id, min(buckets), max(buckets) + bucket_ms, unit)
-            )
-            frame = pd.DataFrame([r for r in rows if _ms(r["ts"]) in buckets])
+            buckets = {f: {m - m % bucket_ms for m in minutes} for f, minutes in touched.items()}
+            lo = min(min(b) for b in buckets.values())
+            hi = max(max(b) for b in buckets.values()) + bucket_ms
+            rows = questdb.query(self.settings, rollup_sql(touched, lo, hi, unit))
+            frame = pd.DataFrame([r for r in rows if _ms(r["ts"]) in buckets.get(r["facility_id"], ())])
             if frame.empty:
                 continue
             frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-            frame["facility_id"] = facility_id
             frame["kwh"] = frame["kw_avg"] * bucket_min / 60
             frame["updated_at"] = pd.Timestamp(datetime.now(UTC))
             self.written.inc(write_to_questdb(self.settings, table, frame))

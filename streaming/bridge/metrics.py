@@ -28,3 +28,7 @@ PUBLISH_LATENCY = Histogram(
     "From MQTT receipt to Kafka acknowledgement",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+TURN_MESSAGES = Histogram(
+    "sems_bridge_turn_messages", "MQTT messages handled in one loop turn (one Kafka round trip)",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000),
+)
