@@ -2,7 +2,7 @@
 
 from dagster import Definitions, load_assets_from_modules
 
-from assets import archive, forecasts, training, weather
+from assets import archive, forecast_accuracy, forecasts, training, weather
 from pipelines.dr.jobs import dr_dispatch, dr_release
 from pipelines.dr.sensors import dr_inbox_sensor
 from pipelines.resources import resources
@@ -20,7 +20,8 @@ from sems.settings import get_settings
 
 defs = Definitions(
     assets=load_assets_from_modules([forecasts, archive, weather, training]),
-    asset_checks=[archive.archive_integrity, archive.restore_drill_check, forecasts.forecast_freshness],
+    asset_checks=[archive.archive_integrity, archive.restore_drill_check, forecasts.forecast_freshness,
+                  forecast_accuracy.forecast_accuracy_yesterday],
     jobs=[forecasting_job, training_job, archive_job, restore_drill_job, dr_dispatch, dr_release],
     sensors=[dr_inbox_sensor],
     schedules=[load_forecast_schedule, training_schedule, readings_archive_schedule, restore_drill_schedule],

@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     forecast_fallback_quality: float = 0.3  # data_quality_score of fallback rows (model rows: 1.0 minus penalties)
     kafka_forecasts_buffer_topic: str = "load-forecasts.buffer"  # forecasts PostgreSQL refused, replayed later (C1)
     forecast_buffer_group: str = "sems-forecast-replay"
+    # Scoring yesterday's day-ahead forecasts against the meters (WARN check outside these limits).
+    forecast_score_max_cv_rmse: float = 0.3
+    forecast_score_max_abs_nmbe: float = 0.1
+    forecast_score_coverage: tuple[float, float] = (0.6, 0.95)  # P10-P90 band: nominal 0.8
 
     # Weather providers (C5): tried in this order; "replay" (pvlib TMY files) needs no network.
     weather_providers: list[str] = ["replay"]
