@@ -3,8 +3,9 @@
 from dagster import Definitions, load_assets_from_modules
 
 from assets import archive, forecast_accuracy, forecasts, training, weather
-from pipelines.dr.jobs import dr_dispatch, dr_release
-from pipelines.dr.sensors import dr_inbox_sensor
+from pipelines.dr.jobs import dr_dispatch, dr_reconciliation, dr_release, dr_report_delivery
+from pipelines.dr.schedules import dr_reconciliation_schedule
+from pipelines.dr.sensors import dr_inbox_sensor, dr_outbox_sensor
 from pipelines.resources import resources
 from pipelines.schedules import (
     archive_job,
@@ -22,8 +23,10 @@ defs = Definitions(
     assets=load_assets_from_modules([forecasts, archive, weather, training]),
     asset_checks=[archive.archive_integrity, archive.restore_drill_check, forecasts.forecast_freshness,
                   forecast_accuracy.forecast_accuracy_yesterday],
-    jobs=[forecasting_job, training_job, archive_job, restore_drill_job, dr_dispatch, dr_release],
-    sensors=[dr_inbox_sensor],
-    schedules=[load_forecast_schedule, training_schedule, readings_archive_schedule, restore_drill_schedule],
+    jobs=[forecasting_job, training_job, archive_job, restore_drill_job, dr_dispatch, dr_release,
+          dr_report_delivery, dr_reconciliation],
+    sensors=[dr_inbox_sensor, dr_outbox_sensor],
+    schedules=[load_forecast_schedule, training_schedule, readings_archive_schedule, restore_drill_schedule,
+               dr_reconciliation_schedule],
     resources=resources(get_settings()),
 )

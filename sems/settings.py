@@ -92,6 +92,7 @@ class Settings(BaseSettings):
 
     # Apps
     api_port: int = 8080
+    api_workers: int = Field(default=1, ge=1)  # uvicorn worker processes of the API service (webhook intake p99)
     streamlit_port: int = 8501
     bridge_port: int = 8071
     beam_job_port: int = 8072
@@ -205,6 +206,13 @@ class Settings(BaseSettings):
     dr_conservative_factor: float = 0.5  # share of the P10-based sheddable load promised when stale/fallback
     dr_reconciliation_tolerance: float = 0.10
     dr_callback_timeout_s: float = 10.0
+    # The baseline the report gives the utility (docs/demand-response.md: why high 5 of 10); forecast_p50 is the
+    # fallback when a facility has fewer than 5 like days of meter data.
+    dr_report_baseline: Literal["high_five_of_ten", "ten_of_ten", "forecast_p50"] = "high_five_of_ten"
+    dr_outbox_interval_s: int = 30  # the outbox sensor's tick
+    dr_outbox_backoff_s: float = 30.0  # first retry delay of an unacknowledged report, doubled per attempt
+    dr_outbox_backoff_max_s: float = 3600.0
+    dr_reconciliation_days: int = 7  # the daily reconciliation re-checks events that ended this many days back
     bms_port: int = 8074  # the SOAP BMS simulator (one endpoint per facility: /bms/<facility_id>)
     bms_url_template: str = ""  # production BMS address per facility; empty = the local simulator
     bms_facilities: int = 0  # facilities the simulator serves; 0 = simulator_facilities

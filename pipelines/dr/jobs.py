@@ -1,22 +1,28 @@
-"""The DR jobs Dagster runs: `dr_dispatch` (plan and command an event) and `dr_release` (restore its devices).
+"""The DR jobs Dagster runs: `dr_dispatch` (plan and command an event), `dr_release` (restore its devices),
+`dr_report_delivery` (POST due reports to the utilities) and `dr_reconciliation` (re-check recorded reductions).
 
-Each is one op around the saga, which keeps its own state in PostgreSQL: re-executing a
-failed run resumes the saga where it stopped.
+Each is one op around plain functions that keep their state in PostgreSQL: re-executing a
+failed run resumes where it stopped.
 """
 
-from dagster import Config, OpExecutionContext, job, op
+from dagster import Config, Failure, MetadataValue, OpExecutionContext, job, op
+from sqlalchemy import text
 
 from pipelines.dr.report import deliver, enqueue
 from pipelines.dr.runtime import saga_for
-from pipelines.dr.verify import verify
-from pipelines.resources import PostgresResource
+from pipelines.dr.verify import reconcile, verify
+from pipelines.resources import PostgresResource, QuestDBResource
 from sems.settings import Settings, get_settings
+from sems.stores import postgres as postgres_store
 
 
-def saga_settings(postgres: PostgresResource) -> Settings:
-    """The process settings (BMS, SMTP, DR tunables) with the database the resource names."""
-    return get_settings().model_copy(update={"postgres_port": postgres.port, "postgres_db": postgres.database,
-                                             "postgres_user": postgres.user, "postgres_timeout_s": postgres.timeout_s})
+def saga_settings(postgres: PostgresResource, questdb: QuestDBResource | None = None) -> Settings:
+    """The process settings (BMS, SMTP, DR tunables) with the database (and QuestDB) the resources name."""
+    update = {"postgres_port": postgres.port, "postgres_db": postgres.database, "postgres_user": postgres.user,
+              "postgres_timeout_s": postgres.timeout_s}
+    if questdb is not None:
+        update |= {"questdb_http_port": questdb.http_port, "questdb_timeout_s": questdb.timeout_s}
+    return get_settings().model_copy(update=update)
 
 
 class DispatchConfig(Config):  # type: ignore[misc]
@@ -35,9 +41,10 @@ def dispatch_dr_event(context: OpExecutionContext, config: DispatchConfig, postg
     return status
 
 @op
-def release_dr_event(context: OpExecutionContext, config: ReleaseConfig, postgres: PostgresResource) -> str:
+def release_dr_event(context: OpExecutionContext, config: ReleaseConfig, postgres: PostgresResource,
+                     questdb: QuestDBResource) -> str:
     """Restore every device the event changed, then measure the achieved reduction and report it to the utility."""
-    settings = saga_settings(postgres)
+    settings = saga_settings(postgres, questdb)
     with saga_for(settings) as saga:
         status = saga.release(config.event_id, config.reason, trace_id=context.run_id.replace("-", ""))
         if status in ("completed", "failed"):
@@ -55,3 +62,55 @@ def dr_dispatch() -> None:
 @job(tags={"domain": "demand_response"})
 def dr_release() -> None:
     release_dr_event()
+
+
+@op
+def deliver_dr_reports(context: OpExecutionContext, postgres: PostgresResource) -> int:
+    """POST every due report to its utility; how many were acknowledged (the rest back off and wait)."""
+    settings = saga_settings(postgres)
+    engine = postgres_store.engine(settings)
+    try:
+        delivered = deliver(engine, settings)
+        with engine.connect() as conn:
+            waiting = conn.execute(text("SELECT count(*) FROM dr_outbox WHERE delivered_at IS NULL")).scalar_one()
+    finally:
+        engine.dispose()
+    context.add_output_metadata({"acknowledged": delivered, "unacknowledged": int(waiting)})
+    return delivered
+
+@job(tags={"domain": "demand_response"})
+def dr_report_delivery() -> None:
+    deliver_dr_reports()
+
+class ReconciliationConfig(Config):  # type: ignore[misc]
+    event_ids: list[str] = []  # empty: every event verified and ended in the last `dr_reconciliation_days`
+
+@op
+def reconcile_dr_events(context: OpExecutionContext, config: ReconciliationConfig, postgres: PostgresResource,
+                        questdb: QuestDBResource) -> int:
+    """Re-measure the recently verified events from fresh meter data; fail (alert) past the tolerance."""
+    settings = saga_settings(postgres, questdb)
+    engine = postgres_store.engine(settings)
+    try:
+        with engine.connect() as conn:
+            events = config.event_ids or list(conn.execute(text(
+                "SELECT event_id FROM dr_events WHERE verification IS NOT NULL AND status IN ('completed', 'failed')"
+                " AND ends_at > now() - make_interval(days => :days) ORDER BY ends_at"),
+                {"days": settings.dr_reconciliation_days}).scalars())
+        alerts = {event_id: off for event_id in events if (off := reconcile(engine, settings, event_id))}
+    finally:
+        engine.dispose()
+    metadata: dict[str, MetadataValue] = {"events_checked": MetadataValue.int(len(events)),
+                                          "events_off": MetadataValue.int(len(alerts)),
+                                          "discrepancies": MetadataValue.json(alerts)}
+    if alerts:
+        # A failed run is the alert Dagster shows (and run-failure sensors forward); the audit rows keep the detail.
+        raise Failure(description=f"{len(alerts)} DR event(s) differ from fresh meter data by more than "
+                                  f"{settings.dr_reconciliation_tolerance:.0%}: {', '.join(sorted(alerts))}",
+                      metadata=metadata)
+    context.add_output_metadata(metadata)
+    return len(events)
+
+@job(tags={"domain": "demand_response"})
+def dr_reconciliation() -> None:
+    reconcile_dr_events()

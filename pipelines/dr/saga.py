@@ -5,6 +5,9 @@ with its audit row, so a rerun after a crash continues where the last one stoppe
 Dispatch and release of one event hold an advisory lock, so they never interleave. A
 facility that cannot be commanded is compensated (its changed devices restored) and its
 manager notified; the event is `active` if any facility is, else `compensated`/`failed`.
+A newer revision of an active event (update) re-plans the facilities still active: each device
+is commanded again only where the new plan differs, under keys tagged with the revision, and
+facilities the update no longer names are restored; a cancellation releases (`release`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ class Saga:
                 return "failed"
             if event["status"] == "received":
                 self._plan(event)
+            elif event["status"] == "active" and event["planned_revision"] is not None \
+                    and event["revision"] > event["planned_revision"]:
+                self._replan(event)
             with self.engine.begin() as conn:
                 store.move_event(conn, event_id, "dispatching", ("planned",), "saga")
             if self._event(event_id)["status"] == "dispatching":
@@ -84,18 +90,49 @@ class Saga:
                              {"t": plan.target_kw, "plan": json.dumps(plan.as_json()), "q": plan.quality,
                               "eid": event_id, "fid": plan.facility_id})
             degraded = {p.facility_id: p.quality for p in plans if p.quality != "model"}
+            conn.execute(text("UPDATE dr_events SET planned_revision = revision WHERE event_id = :eid"),
+                         {"eid": event_id})
             store.move_event(conn, event_id, "planned", ("received",), "saga",
                              planned_kw=round(sum(p.target_kw for p in plans), 3), conservative=degraded)
+
+    def _replan(self, event: dict[str, Any]) -> None:
+        """A newer revision of an active event: new plans for the facilities still active (or newly added), and
+        the facilities it no longer names are released; all in one transaction with the event -> dispatching."""
+        event_id, revision, request = str(event["event_id"]), int(event["revision"]), dict(event["request"])
+        targeted = set(request["facility_ids"])
+        with self.engine.begin() as conn:
+            states = store.facility_states(conn, event_id)
+            live = sorted(f for f, row in states.items() if row["state"] in ("active", "received") and f in targeted)
+            dropped = sorted(f for f, row in states.items() if row["state"] == "active" and f not in targeted)
+            forecasts = store.forecasts(conn, live, event["starts_at"], event["ends_at"],
+                                        self.settings.dr_forecast_stale_after_s)
+            plans = plan_facilities(request, forecasts, self.settings.dr_conservative_factor)
+            for plan in plans:
+                conn.execute(text("UPDATE dr_event_facilities SET state = 'dispatching', target_reduction_kw = :t,"
+                                  " plan = CAST(:plan AS jsonb), forecast_quality = :q, plan_revision = :rev,"
+                                  " updated_at = now() WHERE event_id = :eid AND facility_id = :fid"),
+                             {"t": plan.target_kw, "plan": json.dumps(plan.as_json()), "q": plan.quality,
+                              "rev": revision, "eid": event_id, "fid": plan.facility_id})
+            conn.execute(text("UPDATE dr_event_facilities SET state = 'releasing', updated_at = now()"
+                              " WHERE event_id = :eid AND facility_id = ANY(:ids)"), {"eid": event_id, "ids": dropped})
+            conn.execute(text("UPDATE dr_events SET planned_revision = :rev WHERE event_id = :eid"),
+                         {"rev": revision, "eid": event_id})
+            store.move_event(conn, event_id, "dispatching", ("active",), "saga", replanned_revision=revision,
+                             planned_kw=round(sum(p.target_kw for p in plans), 3), released=dropped)
 
     def _command_all(self, event_id: str, trace_id: str) -> None:
         commander = FacilityCommander(self.engine, self.gateway, event_id, trace_id)
         with self.engine.begin() as conn:
-            pending = {fid: FacilityPlan(**row["plan"]) for fid, row in store.facility_states(conn, event_id).items()
-                       if row["state"] in ("planned", "dispatching")}
+            rows = store.facility_states(conn, event_id)
+        pending = {fid: row for fid, row in rows.items() if row["state"] in ("planned", "dispatching")}
+        leaving = [fid for fid, row in rows.items() if row["state"] == "releasing"]
 
         def command(facility_id: str) -> None:
+            row = pending[facility_id]
+            tag = "" if row["plan_revision"] is None else f"@r{row['plan_revision']}"
             try:
-                commander.apply(facility_id, pending[facility_id].devices())
+                commander.apply(facility_id, self._devices(event_id, facility_id, FacilityPlan(**row["plan"]), tag),
+                                tag)
             except Exception as exc:
                 self._compensate(commander, event_id, facility_id, exc)
                 raise
@@ -103,10 +140,30 @@ class Saga:
             self._settle(event_id, facility_id, None, ok_state="active", what="dispatch")
 
         self.gateway.for_each_facility(sorted(pending), command)
+        for facility_id, outcome in self.gateway.for_each_facility(leaving, commander.restore).items():
+            self._settle(event_id, facility_id, outcome, ok_state="completed", what="restore")
         with self.engine.begin() as conn:
             states = {r["state"] for r in store.facility_states(conn, event_id).values()}
             final = "active" if "active" in states else "compensated" if states == {"compensated"} else "failed"
             store.move_event(conn, event_id, final, ("dispatching",), "saga", facility_states=sorted(states))
+
+    def _devices(self, event_id: str, facility_id: str, plan: FacilityPlan, tag: str) -> list[tuple[str, float]]:
+        """The plan's device values; for a re-plan (`tag`), only those that differ from what earlier commands
+        set, and every device the new plan leaves alone goes back to its value before the event."""
+        if not tag:
+            return plan.devices()
+        with self.engine.begin() as conn:
+            earlier = [r for r in store.commands_of(conn, event_id, facility_id, "apply")
+                       if r["state"] == "confirmed" and not r["idempotency_key"].endswith(tag)]  # newest first
+        current: dict[str, float] = {}
+        original: dict[str, float] = {}
+        for row in earlier:
+            current.setdefault(row["point"], row["target_value"])
+            original[row["point"]] = row["prior_value"]
+        wanted = dict(plan.devices())
+        for point, prior in original.items():
+            wanted.setdefault(point, prior)
+        return [(point, value) for point, value in wanted.items() if current.get(point) != value]
 
     def _compensate(self, commander: FacilityCommander, event_id: str, facility_id: str, cause: Exception) -> None:
         try:

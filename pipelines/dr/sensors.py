@@ -1,10 +1,15 @@
-"""The DR inbox sensor: new inbox rows and ending events become `dr_dispatch` / `dr_release` runs.
+"""The DR sensors: inbox rows and event ends become dispatch / release runs; due reports a delivery run.
 
 Every few seconds it reads inbox rows past its cursor. An update schedules the event's
 dispatch (`run_key` = event id + revision, requested `dr_dispatch_lead_s` before the start);
 a cancellation requests `dr_release` at once; an active event past its end requests
 `dr_release` too. The JSON cursor holds the last inbox id and the events waiting for their
 start, so nothing is requested twice and nothing is forgotten between ticks.
+
+The outbox sensor requests a delivery run whenever unacknowledged reports are due; its
+`run_key` names the due rows with their attempt count and due time, so a tick never asks
+twice for the same attempt, while an attempt whose run died (its lease expires, moving the
+due time) is asked for again.
 """
 
 import json
@@ -14,7 +19,8 @@ from typing import Any
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 from sqlalchemy import text
 
-from pipelines.dr.jobs import dr_dispatch, dr_release
+from pipelines.dr import report
+from pipelines.dr.jobs import dr_dispatch, dr_release, dr_report_delivery
 from pipelines.resources import PostgresResource
 from sems.settings import get_settings
 
@@ -23,11 +29,13 @@ def run_config(op: str, event_id: str, **extra: str) -> dict[str, Any]:
     return {"ops": {op: {"config": {"event_id": event_id, **extra}}}}
 
 def decide(cursor: dict[str, Any], inbox: list[dict[str, Any]], ended: list[str], now: datetime,
-           lead_s: float, open_ids: set[str]) -> tuple[list[RunRequest], dict[str, Any]]:
+           lead_s: float, open_ids: set[str], active_ids: frozenset[str] = frozenset(),
+           ) -> tuple[list[RunRequest], dict[str, Any]]:
     """The run requests for this tick and the next cursor (a pure function: the sensor's logic).
 
-    `open_ids`: the events still waiting for dispatch (received/planned/dispatching); others
-    (cancelled, failed, already running) leave the waiting list without a run.
+    `open_ids`: the events still waiting for dispatch (received/planned/dispatching) or active
+    (an update of an active event is dispatched at once: the saga re-plans it); others
+    (cancelled, failed, completed) leave the waiting list without a run.
     """
     scheduled: dict[str, Any] = dict(cursor.get("scheduled", {}))
     requests: list[RunRequest] = []
@@ -41,7 +49,7 @@ def decide(cursor: dict[str, Any], inbox: list[dict[str, Any]], ended: list[str]
             scheduled[row["event_id"]] = {"revision": row["revision"], "starts_at": row["starts_at"].isoformat()}
     scheduled = {e: entry for e, entry in scheduled.items() if e in open_ids}
     for event_id, entry in sorted(scheduled.items()):
-        if datetime.fromisoformat(entry["starts_at"]) - timedelta(seconds=lead_s) <= now:
+        if event_id in active_ids or datetime.fromisoformat(entry["starts_at"]) - timedelta(seconds=lead_s) <= now:
             del scheduled[event_id]
             requests.append(RunRequest(run_key=f"{event_id}:{entry['revision']}", job_name="dr_dispatch",
                                        run_config=run_config("dispatch_dr_event", event_id),
@@ -66,12 +74,24 @@ def dr_inbox_sensor(context: SensorEvaluationContext, postgres: PostgresResource
         ended = list(conn.execute(text("SELECT event_id FROM dr_events WHERE status = 'active'"
                                        " AND ends_at <= now() ORDER BY event_id")).scalars())
         waiting = [*cursor.get("scheduled", {}), *(r["event_id"] for r in inbox)]
-        open_ids = set(conn.execute(text("SELECT event_id FROM dr_events WHERE event_id = ANY(:ids)"
-                                         " AND status IN ('received', 'planned', 'dispatching')"),
-                                    {"ids": waiting}).scalars())
+        statuses: dict[str, str] = dict(conn.execute(text(
+            "SELECT event_id, status FROM dr_events WHERE event_id = ANY(:ids)"
+            " AND status IN ('received', 'planned', 'dispatching', 'active')"), {"ids": waiting}).all())
     requests, next_cursor = decide(cursor, inbox, ended, datetime.now(UTC), get_settings().dr_dispatch_lead_s,
-                                   open_ids)
+                                   set(statuses), frozenset(e for e, status in statuses.items() if status == "active"))
     if not requests and next_cursor == cursor:
         return SkipReason(f"no new inbox rows after id {cursor.get('inbox_id', 0)}, "
                           f"{len(next_cursor['scheduled'])} event(s) waiting for their start")
     return SensorResult(run_requests=requests, cursor=json.dumps(next_cursor))
+
+
+@sensor(job=dr_report_delivery, minimum_interval_seconds=get_settings().dr_outbox_interval_s,
+        default_status=DefaultSensorStatus.RUNNING)
+def dr_outbox_sensor(context: SensorEvaluationContext, postgres: PostgresResource) -> RunRequest | SkipReason:
+    """Keeps delivering DR reports to the utilities, with backoff, until each one is acknowledged."""
+    with postgres.transaction() as conn:
+        due = report.due(conn)
+    if not due:
+        return SkipReason("no DR report is due for delivery")
+    key = ",".join(f"{r['id']}/{r['attempts']}/{r['next_attempt_at']:%Y%m%dT%H%M%S.%f}" for r in due)
+    return RunRequest(run_key=f"outbox:{key}", tags={"dr/reports": str(len(due))})

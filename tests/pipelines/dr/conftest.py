@@ -21,6 +21,7 @@ from pipelines.dr.saga import Saga
 from sems.bms.gateway import BmsGateway
 from sems.settings import Settings
 from sems.stores import postgres
+from tests.pipelines.dr.utility import Utility
 from tests.sems.bms.conftest import inject_fault  # noqa: F401 - the fault fixture, shared with the BMS tests
 
 
@@ -47,6 +48,14 @@ def mail(settings: Settings) -> Iterator[Inbox]:
     controller.start()
     yield inbox
     controller.stop()
+
+
+@pytest.fixture
+def utility(settings: Settings) -> Iterator[Utility]:
+    """The utility's report endpoint (acknowledges every report)."""
+    server = Utility(settings.host)
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="module")

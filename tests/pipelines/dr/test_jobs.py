@@ -6,14 +6,15 @@ from sqlalchemy import Engine
 
 from apps.api.dr.status import event_status
 from pipelines.dr.jobs import dr_dispatch, dr_release
-from pipelines.resources import PostgresResource
+from pipelines.resources import PostgresResource, QuestDBResource
 from sems.settings import Settings
 from tests.pipelines.dr.conftest import make_event
 from tests.sems.bms.conftest import bms_state
 
 
 def test_dispatch_then_release_jobs_run_the_saga_and_verify(settings: Settings, engine: Engine) -> None:
-    resources = {"postgres": PostgresResource.from_settings(settings)}
+    resources = {"postgres": PostgresResource.from_settings(settings),
+                 "questdb": QuestDBResource.from_settings(settings)}
     before = bms_state(settings, "fac-004")
     event_id = make_event(engine, ["fac-004"])
     dispatched = dr_dispatch.execute_in_process(

@@ -32,6 +32,12 @@ def test_decide_dispatches_due_events_keeps_future_ones_and_releases_ended_and_c
     # The waiting event is dispatched once its start comes within the lead time, and only then.
     again, final = decide(next_cursor, [], [], NOW + timedelta(hours=3), lead_s=120, open_ids={"later"})
     assert [r.run_key for r in again] == ["later:0"] and final == {"inbox_id": 9, "scheduled": {}}
+    # An update of an active event is dispatched at once, whatever its start (the saga re-plans it).
+    update = [{"id": 10, "event_id": "live", "revision": 4, "operation": "upsert",
+               "starts_at": NOW + timedelta(hours=5)}]
+    replans, _ = decide(next_cursor, update, [], NOW, lead_s=120, open_ids={"later", "live"},
+                        active_ids=frozenset({"live"}))
+    assert [r.run_key for r in replans] == ["live:4"]
     # An event cancelled or failed meanwhile leaves the waiting list without a run.
     dropped, pruned = decide(next_cursor, [], [], NOW + timedelta(hours=3), lead_s=120, open_ids=set())
     assert dropped == [] and pruned == {"inbox_id": 9, "scheduled": {}}
@@ -58,8 +64,12 @@ def test_sensor_reads_the_inbox_and_advances_its_cursor(settings: Settings, engi
         r.tags["dr/event_id"] not in (upcoming, cancelled) for r in quiet.run_requests or [])
 
 
-def test_definitions_carry_the_dr_jobs_and_a_fast_sensor() -> None:
+def test_definitions_carry_the_dr_jobs_sensors_and_the_daily_reconciliation() -> None:
     from pipelines.definitions import defs
 
-    assert {"dr_dispatch", "dr_release"} <= {j.name for j in defs.resolve_all_job_defs()}
+    assert {"dr_dispatch", "dr_release", "dr_report_delivery", "dr_reconciliation"} <= {
+        j.name for j in defs.resolve_all_job_defs()}
     assert defs.get_sensor_def("dr_inbox_sensor").minimum_interval_seconds == 5
+    assert defs.get_sensor_def("dr_outbox_sensor").job_name == "dr_report_delivery"
+    schedule = defs.get_schedule_def("dr_reconciliation_daily")
+    assert (schedule.job_name, schedule.cron_schedule) == ("dr_reconciliation", "30 4 * * *")

@@ -15,6 +15,7 @@ from tests.sems.stores.conftest import scratch_database
 
 TABLES = {"facilities", "meters", "load_forecasts", "dr_events", "dr_event_facilities", "dr_inbox", "dr_audit_log"}
 TABLES |= {"dr_webhook_deliveries", "dr_bms_commands", "dr_outbox"}  # 0002_dr
+TABLES |= {"dr_event_intervals"}  # 0003_dr_baselines
 
 
 @pytest.fixture(scope="module")
