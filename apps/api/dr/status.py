@@ -27,9 +27,10 @@ def event_status(engine: Engine, event_id: str) -> dict[str, Any] | None:
                                " ORDER BY facility_id, created_at", event_id)
         audit = _rows(conn, "SELECT ts, actor, transition, detail FROM dr_audit_log WHERE event_id = :eid"
                             " ORDER BY id", event_id)
-    return {**_jsonable(events[0]), "facilities": [_jsonable(f) for f in facilities],
-            "commands": [_jsonable(c) for c in commands], "audit": [_jsonable(a) for a in audit]}
+    return {**jsonable(events[0]), "facilities": [jsonable(f) for f in facilities],
+            "commands": [jsonable(c) for c in commands], "audit": [jsonable(a) for a in audit]}
 
 
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+def jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    """Timestamps as ISO 8601 strings."""
     return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()}

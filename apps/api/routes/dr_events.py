@@ -1,4 +1,5 @@
-"""The demand-response webhook for utilities (`POST /v1/dr/events`) and the event status (`GET /v1/dr/events/{id}`).
+"""The demand-response webhook for utilities (`POST /v1/dr/events`), the event status (`GET /v1/dr/events/{id}`)
+and the managers' notices (`GET /v1/dr/facilities/{id}/notices`, token-scoped like the read API).
 
 Order of checks, each refused with a problem document that says exactly why: size (413),
 signature and timestamp (401), JSON (400), schema (422), replayed delivery id (409), unknown
@@ -8,19 +9,22 @@ facilities (422). Only then is the event persisted, in the transaction that deci
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from apps.api.auth import CurrentPrincipal
 from apps.api.deps import EngineDep, SettingsDep
 from apps.api.dr import signatures
 from apps.api.dr.intake import Delivery, IntakeRefused, accept
+from apps.api.dr.notices import facility_notices
 from apps.api.dr.payloads import parse
 from apps.api.dr.status import event_status
 from apps.api.problems import problem
+from apps.api.readmodel import FACILITY_ID
 from sems.logs import current_trace_id
 
 router = APIRouter(prefix="/v1/dr", tags=["demand response"])
@@ -64,3 +68,11 @@ def get_event(event_id: str, engine: EngineDep) -> Any:
     if status is None:
         return problem(404, f"no DR event {event_id}")
     return status
+
+
+@router.get("/facilities/{facility_id}/notices")
+async def notices(facility_id: Annotated[str, Path(pattern=FACILITY_ID)], principal: CurrentPrincipal,
+                  engine: EngineDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
+    """The facility's DR notices, newest first: events SEMS could not command (compensated) or restore (failed)."""
+    principal.require(facility_id)
+    return await run_in_threadpool(facility_notices, engine, facility_id, limit)

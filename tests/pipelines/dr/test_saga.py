@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from apps.api import dev_issuer
 from apps.api.dr.status import event_status
 from pipelines.dr.saga import Saga
 from sems.settings import Settings
@@ -51,6 +53,16 @@ def test_a_facility_that_refuses_commands_is_compensated_and_its_manager_mailed(
     assert bms_state(settings, "fac-004")["lighting_level"] == 1.0  # nothing left overridden
     subjects = [m["Subject"] for m in mail.messages]
     assert f"[SEMS DR {event_id}] fac-004: dispatch failed" in subjects
+    # The manager's notice, for the UI, from the running API with a token for the facility (and none without).
+    url = f"http://{settings.host}:{settings.api_port}/v1/dr/facilities/fac-004/notices"
+    manager = dev_issuer.mint(settings, ["fac-004"], subject="test-manager")
+    response = httpx.get(url, headers={"Authorization": f"Bearer {manager}"}, timeout=10.0)
+    assert response.status_code == 200, response.text
+    (notice,) = [n for n in response.json() if n["event_id"] == event_id]
+    assert (notice["state"], notice["subject"], notice["emailed"]) == ("compensated", "dispatch failed", True)
+    assert "injected SOAP fault" in notice["error"]
+    stranger = dev_issuer.mint(settings, ["fac-003"], subject="test-other-manager")
+    assert httpx.get(url, headers={"Authorization": f"Bearer {stranger}"}, timeout=10.0).status_code == 403
     assert saga.release(event_id, reason="cancelled") == "completed"
 
 
