@@ -3,6 +3,8 @@
 One process on purpose: the meter rounds and the SOAP BMSs (`apps/simulator/bms`, on
 `settings.bms_port`) share each facility's `FacilityModel`, so a `SetLightingLevel` or
 `SetZoneSetpoint` lowers the published kW from the next round, as in a real building.
+With `simulator_backfill_days` > 0 it first writes the fleet's missing history to QuestDB's
+rollups in a background thread (`backfill.py`), so a fresh stack can train a forecaster.
 
 The first round goes out at once (so a fresh stack shows data within seconds), then one
 every `settings.simulator_interval_s`, on a fixed schedule that does not drift with the
@@ -18,6 +20,7 @@ import signal
 import threading
 import time
 
+from apps.simulator.backfill import backfill_when_started
 from apps.simulator.bms.field import BmsField
 from apps.simulator.bms.server import serve as serve_bms
 from apps.simulator.facility_model import FacilityModel
@@ -40,7 +43,8 @@ def facility_models(settings: Settings) -> list[FacilityModel]:
 def run(settings: Settings, stop: threading.Event) -> None:
     """Publish rounds and answer the BMSs until `stop` is set, then flush and disconnect."""
     models = facility_models(settings)
-    fleet = Fleet(settings, models[: settings.simulator_facilities])
+    fleet_models = models[: settings.simulator_facilities]
+    fleet = Fleet(settings, fleet_models)
     bms_count = settings.bms_facilities or settings.simulator_facilities
 
     def health() -> tuple[bool, str]:
@@ -48,6 +52,9 @@ def run(settings: Settings, stop: threading.Event) -> None:
         return (not missing, f"not connected: {', '.join(missing)}" if missing else "all facilities connected")
 
     bms = serve_bms(BmsField(models[:bms_count]), settings.host, settings.bms_port)
+    if settings.simulator_backfill_days:
+        threading.Thread(target=backfill_when_started, args=(settings, fleet_models), name="backfill",
+                         daemon=True).start()
     server = endpoints.serve(settings.host, settings.simulator_port, health)
     fleet.connect()
     log.info(
