@@ -8,6 +8,7 @@ them; each run first replays what was buffered (`sems.forecast_buffer`).
 """
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 from dagster import (
@@ -21,12 +22,14 @@ from dagster import (
     asset_check,
 )
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from assets.forecaster import load_champion
 from ml.fallback import four_week_average
 from ml.predict import model_forecast
 from pipelines.resources import ForecastingResource, PostgresResource, QuestDBResource
 from sems import forecast_buffer
+from sems.facilities import demo_fleet
 from sems.settings import get_settings
 
 FALLBACK_VERSION = "four-week-average-v1"
@@ -55,6 +58,23 @@ def fleet(postgres: PostgresResource) -> pl.DataFrame:
     return pl.DataFrame([dict(r) for r in rows])
 
 
+def fleet_or_settings(postgres: PostgresResource) -> tuple[pl.DataFrame, str]:
+    """(facilities, "" or why PostgreSQL's list was not used): the configured fleet while PostgreSQL is down (C1).
+
+    Forecasting must keep running through an outage (its rows go to the Kafka buffer), so
+    the facility list it cannot read comes from the settings the fleet was seeded from.
+    """
+    try:
+        return fleet(postgres), ""
+    except DBAPIError as exc:
+        settings = get_settings()
+        configured = demo_fleet(settings.simulator_facilities, settings.simulator_meters)
+        frame = pl.DataFrame([{"facility_id": f.facility_id, "country": f.country, "timezone": f.timezone,
+                               "contract_demand_kw": f.contract_demand_kw, "latitude": f.latitude,
+                               "longitude": f.longitude} for f in configured])
+        return frame, f"PostgreSQL unavailable, configured fleet used: {str(exc.orig or exc).splitlines()[0]}"
+
+
 def issue(history: pl.DataFrame, weather: pl.DataFrame, facilities: pl.DataFrame, issued_at: datetime,
           shape: ForecastingResource) -> tuple[pl.DataFrame, str, str]:
     """(forecast rows incl. model_version, champion version or "", why the fallback was used or "")."""
@@ -80,17 +100,25 @@ def with_overrides(forecasts: pl.DataFrame, postgres: PostgresResource) -> pl.Da
     """Steps an analyst uploaded a profile for (newest upload wins) keep the manual values."""
     if forecasts.is_empty():
         return forecasts
-    with postgres.transaction() as conn:
-        manual = conn.execute(text(
-            "SELECT DISTINCT ON (facility_id, ts) facility_id, ts, p10, p50, p90, model_version, source, "
-            "data_quality_score FROM load_forecasts WHERE source = 'manual' AND ts >= :since AND ts <= :until "
-            "ORDER BY facility_id, ts, generated_at DESC"),
-            {"since": forecasts["ts"].min(), "until": forecasts["ts"].max()}).mappings().all()
+    try:
+        manual = _manual(postgres, forecasts)
+    except DBAPIError:
+        return forecasts  # PostgreSQL down: nothing to override with now; the rows go to the buffer
     if not manual:
         return forecasts
     frame = pl.DataFrame([dict(r) for r in manual]).with_columns(pl.col("ts").dt.convert_time_zone("UTC"))
     kept = forecasts.join(frame.select("facility_id", "ts"), on=["facility_id", "ts"], how="anti")
     return pl.concat([kept, frame.select(forecasts.columns)], how="vertical_relaxed").sort("facility_id", "ts")
+
+
+def _manual(postgres: PostgresResource, forecasts: pl.DataFrame) -> list[Any]:
+    """The newest manual row per (facility, step) within the forecasts' span."""
+    with postgres.transaction() as conn:
+        return list(conn.execute(text(
+            "SELECT DISTINCT ON (facility_id, ts) facility_id, ts, p10, p50, p90, model_version, source, "
+            "data_quality_score FROM load_forecasts WHERE source = 'manual' AND ts >= :since AND ts <= :until "
+            "ORDER BY facility_id, ts, generated_at DESC"),
+            {"since": forecasts["ts"].min(), "until": forecasts["ts"].max()}).mappings().all())
 
 
 @asset(group_name="forecasting", kinds={"python", "postgres", "mlflow"})
@@ -100,9 +128,14 @@ def load_forecast(
 ) -> MaterializeResult:
     """Next 24 h of quarter-hourly load forecasts per facility (champion model or fallback) in PostgreSQL."""
     settings = get_settings()
-    replayed = forecast_buffer.replay(settings)  # what an earlier run had to buffer goes first
+    try:
+        replayed = forecast_buffer.replay(settings)  # what an earlier run had to buffer goes first
+    except DBAPIError:
+        replayed = 0  # PostgreSQL still down: the buffer stays (offsets uncommitted) for the sensor or next run
     generated_at = datetime.now(UTC)
-    facilities = fleet(postgres)
+    facilities, fleet_note = fleet_or_settings(postgres)
+    if fleet_note:
+        context.log.warning(fleet_note)
     history = load_history(questdb, generated_at - LOOKBACK, forecasting.step)
     forecasts, version, why = issue(history, weather_forecast, facilities, generated_at, forecasting)
     forecasts = with_overrides(forecasts, postgres)
@@ -120,6 +153,7 @@ def load_forecast(
         "rows": forecasts.height, "rows_by_source": MetadataValue.json(sources), "fallback_reason": why,
         "stored": outcome.stored, "buffered_in_kafka": outcome.buffered, "postgres_error": outcome.error,
         "replayed_from_kafka": replayed, "facilities_without_history": MetadataValue.json(missing),
+        "fleet_source": fleet_note or "postgres",
     })
 
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
-from sqlalchemy import text
 
+from assets.forecasts import fleet_or_settings
 from pipelines.resources import ForecastingResource, PostgresResource
 from sems.settings import get_settings
 from sems.weather.chain import WeatherChain, chain
@@ -37,9 +37,10 @@ def weather_forecast(
 ) -> Output[pl.DataFrame]:
     """Next hours of weather per facility: first provider that answers, else the cached forecast with its age."""
     now = datetime.now(UTC)
-    with postgres.transaction() as conn:
-        facilities = [dict(r) for r in conn.execute(
-            text("SELECT facility_id, latitude, longitude FROM facilities ORDER BY facility_id")).mappings()]
+    fleet, note = fleet_or_settings(postgres)  # PostgreSQL down: the configured fleet, forecasts are buffered
+    if note:
+        context.log.warning(note)
+    facilities = fleet.select("facility_id", "latitude", "longitude").to_dicts()
     frame, missing = fleet_weather(chain(get_settings()), facilities, forecasting.horizon_hours, now)
     if missing:
         # Forecasting still runs for these: the load-only fallback, flagged as such.

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kafka import TopicPartition
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -83,12 +84,33 @@ def buffer(settings: Settings, rows: list[dict[str, Any]]) -> None:
         producer.flush(timeout=settings.kafka_timeout_s * 3)
 
 
-def replay(settings: Settings, *, batch: int = 5000) -> int:
+def pending(settings: Settings) -> int:
+    """Buffered rows not replayed yet: end offsets minus the replay group's committed offsets.
+
+    Reads offsets only (no group join), so a sensor can ask every few seconds cheaply.
+    """
+    consumer = kafka.consumer(settings, settings.forecast_buffer_group)
+    try:
+        partitions = consumer.partitions_for_topic(settings.kafka_forecasts_buffer_topic) or set()
+        topic = [TopicPartition(settings.kafka_forecasts_buffer_topic, p) for p in sorted(partitions)]
+        if not topic:
+            return 0
+        ends = consumer.end_offsets(topic)
+        starts = consumer.beginning_offsets(topic)
+        return sum(ends[tp] - max(consumer.committed(tp) or 0, starts[tp]) for tp in topic)
+    finally:
+        consumer.close()
+
+
+def replay(settings: Settings, *, batch: int = 5000, budget_s: float | None = None) -> int:
     """Move buffered forecasts into PostgreSQL; returns the rows read (inserted or already there).
 
     Raises (leaving the offsets uncommitted, so nothing is lost) if PostgreSQL still refuses them.
+    With `budget_s`, stops after the batch that exceeds it (a sensor tick must end in time);
+    the committed offsets let the next call carry on.
     """
-    replayed, deadline = 0, time.monotonic() + 3 * settings.kafka_timeout_s
+    started = time.monotonic()
+    replayed, deadline = 0, started + 3 * settings.kafka_timeout_s
     consumer = kafka.consumer(settings, settings.forecast_buffer_group, settings.kafka_forecasts_buffer_topic,
                               consumer_timeout_ms=int(settings.kafka_timeout_s * 1000), max_poll_records=batch)
     try:
@@ -102,5 +124,7 @@ def replay(settings: Settings, *, batch: int = 5000) -> int:
             insert(settings, rows)
             consumer.commit()  # only after PostgreSQL committed: at-least-once, the PK makes it exactly once
             replayed += len(rows)
+            if budget_s is not None and time.monotonic() - started > budget_s:
+                return replayed
     finally:
         consumer.close()

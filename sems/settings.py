@@ -155,6 +155,7 @@ class Settings(BaseSettings):
     forecast_score_max_cv_rmse: float = 0.3
     forecast_score_max_abs_nmbe: float = 0.1
     forecast_score_coverage: tuple[float, float] = (0.6, 0.95)  # P10-P90 band: nominal 0.8
+    forecast_replay_interval_s: int = 30  # the buffer-replay sensor's tick (C1)
 
     # Weather providers (C5): tried in this order; "replay" (pvlib TMY files) needs no network.
     weather_providers: list[str] = ["replay"]
