@@ -23,7 +23,7 @@ from apps.api.dr.intake import Delivery, IntakeRefused, accept
 from apps.api.dr.notices import facility_notices
 from apps.api.dr.payloads import parse
 from apps.api.dr.status import event_status
-from apps.api.problems import problem
+from apps.api.problems import READ_PROBLEMS, problem
 from apps.api.readmodel import FACILITY_ID
 from sems.logs import current_trace_id
 
@@ -70,7 +70,7 @@ def get_event(event_id: str, engine: EngineDep) -> Any:
     return status
 
 
-@router.get("/facilities/{facility_id}/notices")
+@router.get("/facilities/{facility_id}/notices", responses=READ_PROBLEMS)
 async def notices(facility_id: Annotated[str, Path(pattern=FACILITY_ID)], principal: CurrentPrincipal,
                   engine: EngineDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
     """The facility's DR notices, newest first: events SEMS could not command (compensated) or restore (failed)."""
