@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     questdb_heap_max_mb: int = 1024
     questdb_readings_ttl_days: int = 90
     questdb_rollups_ttl_days: int = 1095
+    # Disk watchdog (C3, in the Beam job): above alert, halve the raw TTL (not below the minimum) and alert.
+    questdb_data_dir: Path | None = None  # the filesystem measured; default: the stack's QuestDB data dir
+    questdb_disk_alert_ratio: float = 0.85
+    questdb_disk_clear_ratio: float = 0.75  # below this the configured raw TTL comes back
+    questdb_readings_min_ttl_days: int = 7  # longer than the daily archive's lag, so only archived days go
+    questdb_disk_check_s: float = 60.0
 
     # PostgreSQL (control plane)
     postgres_port: int = 5433

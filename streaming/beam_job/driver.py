@@ -15,6 +15,8 @@ import threading
 import time
 from pathlib import Path
 
+from kafka.errors import KafkaError
+
 from sems import logs
 from sems.resilience import retry
 from sems.settings import Settings, get_settings
@@ -23,9 +25,11 @@ from streaming.beam.kafka_io import OffsetRange
 from streaming.beam.pipeline import RunCounts, run_batch
 from streaming.beam.questdb_write import questdb_answers
 from streaming.beam_job import service
+from streaming.beam_job.disk_watchdog import DiskWatchdog
 from streaming.beam_job.offsets import ConsumerOffsets
 
 log = logging.getLogger("streaming.beam_job")
+KAFKA_RETRY_S = 2.0  # between planning attempts while Kafka does not answer
 RUN_ATTEMPTS = 5  # then wait for QuestDB (and Kafka) to answer before the next round of attempts
 
 
@@ -45,7 +49,13 @@ class BeamJob:
     def run(self) -> None:
         """Loop until stopped; each turn is one bounded run over new offsets."""
         while not self.stopping.is_set():
-            ranges = self.offsets.plan(self.settings.beam_batch_max_records)
+            try:
+                ranges = self.offsets.plan(self.settings.beam_batch_max_records)
+            except KafkaError as exc:  # Kafka away (C4): nothing was read, so wait and plan again; never exit
+                service.KAFKA_ERRORS.inc()
+                log.warning("cannot plan offsets, Kafka unreachable", extra={"fields": {"error": repr(exc)[:300]}})
+                self.stopping.wait(KAFKA_RETRY_S)
+                continue
             service.CONSUMER_LAG.set(self.offsets.lag)
             if not ranges:
                 self.stopping.wait(self.settings.beam_poll_timeout_ms / 1000)
@@ -129,6 +139,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: job.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: job.stopping.set())
     server = service.serve(settings)
+    watchdog = threading.Thread(target=DiskWatchdog(settings).run, args=(job.stopping,), name="disk-watchdog",
+                                daemon=True)
+    watchdog.start()
     log.info("started", extra={"fields": {"group": settings.beam_consumer_group, "port": settings.beam_job_port}})
     try:
         job.run()

@@ -24,6 +24,7 @@ ROLLUP_ROWS = Counter("sems_beam_rollup_rows_written_total", "Rows upserted into
 # Alert on any increase: QuestDB refused rows while it was up (they are in questdb-write.dlq, not in QuestDB).
 QUESTDB_DLQ_ROWS = Counter("sems_beam_questdb_dlq_rows_total", "Rows QuestDB refused, sent to the QuestDB DLQ")
 QUESTDB_DOWN = Gauge("sems_beam_questdb_down", "1 while the job waits for QuestDB and pulls nothing from Kafka")
+KAFKA_ERRORS = Counter("sems_beam_kafka_errors_total", "Planning turns that could not reach Kafka (retried)")
 CONSUMER_LAG = Gauge("sems_beam_consumer_lag_records", "Records of the readings topic not yet committed by the job")
 LAST_COMMIT = Gauge("sems_beam_last_commit_timestamp_seconds", "When the job last committed offsets")
 

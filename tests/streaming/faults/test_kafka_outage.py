@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 
 from sems.settings import Settings
-from sems.stack import controller
+from sems.stack import controller, process
+from sems.stack.service import run_dir
 from tests.streaming.faults.conftest import Device, metric
 from tests.support import wait_until
 
@@ -13,6 +14,7 @@ from tests.support import wait_until
 def test_kafka_outage_spools_to_disk_and_loses_nothing(settings: Settings, device: Device, restore_stack: None) -> None:
     spooled_before = metric(settings, settings.bridge_port, "sems_bridge_readings_spooled_total")
     drained_before = metric(settings, settings.bridge_port, "sems_bridge_records_drained_total")
+    job_before = _pid(settings, "beam-job")
     device.start()
     wait_until(lambda: len(device.acknowledged) >= 30, what="readings flowing before the outage")
 
@@ -37,6 +39,13 @@ def test_kafka_outage_spools_to_disk_and_loses_nothing(settings: Settings, devic
     device.stop()
     device.assert_exactly_once()
     wait_until(lambda: _readyz(settings)[0] == 200, timeout_s=60, what="the bridge ready again")
+    assert _pid(settings, "beam-job") == job_before, "the Beam job exited during the outage instead of waiting"
+
+
+def _pid(settings: Settings, name: str) -> int:
+    record = process.read_record(run_dir(settings), name)
+    assert record is not None and record.alive(), f"{name} is not running"
+    return record.pid
 
 
 def _metrics_text(settings: Settings) -> str:
