@@ -8,7 +8,7 @@ raises `StoreUnavailable`, which pages show as an error banner instead of old nu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import streamlit as st
@@ -72,17 +72,24 @@ def facilities() -> list[dict[str, object]]:
 
 @st.cache_data(ttl=5, show_spinner=False)
 def current_load() -> dict[str, dict[str, object]]:
-    """The newest 1-minute total per facility: {facility_id: {"ts": datetime, "kw": float}}."""
+    """The newest 1-minute total per facility: {facility_id: {"ts": its start, "until": its end, "kw": float}}.
+
+    A total describes the load up to its end, so ages are measured from `until` (a total that has
+    just been written is seconds old, not a minute).
+    """
     rows = _qdb("SELECT facility_id, ts, kw_avg FROM facility_load_1m LATEST ON ts PARTITION BY facility_id")
-    return {str(r["facility_id"]): {"ts": datetime.fromisoformat(str(r["ts"])), "kw": r["kw_avg"]} for r in rows}
+    width = timedelta(seconds=ROLLUP_SECONDS["facility_load_1m"])
+    starts = {str(r["facility_id"]): (datetime.fromisoformat(str(r["ts"])), r["kw_avg"]) for r in rows}
+    return {fid: {"ts": ts, "until": ts + width, "kw": kw} for fid, (ts, kw) in starts.items()}
 
 
 ROLLUPS = {"1 minute": "facility_load_1m", "15 minutes": "facility_load_15m", "1 hour": "facility_load_1h"}
+ROLLUP_SECONDS = {"facility_load_1m": 60}
 
 
 @st.cache_data(ttl=10, show_spinner=False)
 def load_history(facility_id: str, table: str, hours: int) -> pl.DataFrame:
-    """One facility's load from a rollup table (`ROLLUPS`) over the last `hours`: ts, kw, kw_min, kw_max."""
+    """One facility's load from a rollup table (`ROLLUPS`) over the last `hours`: ts (bucket start), kw, min, max."""
     if table not in ROLLUPS.values() or not facility_id.replace("-", "").isalnum():
         raise ValueError(f"not a rollup table / facility id: {table!r} {facility_id!r}")
     rows = _qdb(f"SELECT ts, kw_avg AS kw, kw_min, kw_max FROM {table} WHERE facility_id = '{facility_id}' "

@@ -1,4 +1,4 @@
-"""Data access of the operations pages: DR events and their saga, Kafka DLQs and lag, forecast freshness, MLflow.
+"""Data access of the operations pages: Kafka DLQs and lag, forecast freshness, MLflow (DR reads: `data_dr`).
 
 Same rules as `data.py`: cached with a TTL, retried once at once, `StoreUnavailable` when a
 store cannot answer.
@@ -6,8 +6,9 @@ store cannot answer.
 
 from __future__ import annotations
 
+import os
 from contextlib import closing
-from datetime import datetime
+from datetime import UTC, datetime
 
 import streamlit as st
 from kafka import TopicPartition
@@ -18,34 +19,6 @@ from sems.resilience import retry
 from sems.stores import kafka
 
 MODEL_NAME = "load_forecaster"
-
-
-@st.cache_data(ttl=5, show_spinner=False)
-def dr_events(limit: int = 50) -> list[dict[str, object]]:
-    """Recent DR events, newest first."""
-    return _pg("""SELECT event_id, utility_id, status, starts_at, ends_at, target_reduction_kw, received_at, updated_at
-                  FROM dr_events ORDER BY starts_at DESC LIMIT :limit""", limit=limit)
-
-
-@st.cache_data(ttl=5, show_spinner=False)
-def dr_participation() -> list[dict[str, object]]:
-    """Each facility's saga state in each recent event."""
-    return _pg("""SELECT event_id, facility_id, state, target_reduction_kw, achieved_reduction_kw, updated_at
-                  FROM dr_event_facilities ORDER BY updated_at DESC LIMIT 500""")
-
-
-@st.cache_data(ttl=5, show_spinner=False)
-def dr_audit_log(limit: int = 200) -> list[dict[str, object]]:
-    return _pg("SELECT event_id, ts, actor, transition, detail FROM dr_audit_log ORDER BY ts DESC LIMIT :limit",
-               limit=limit)
-
-
-@st.cache_data(ttl=5, show_spinner=False)
-def active_dr_facilities() -> dict[str, str]:
-    """Facilities in a pending, dispatching or active event: {facility_id: event status}."""
-    rows = _pg("""SELECT f.facility_id, e.status FROM dr_event_facilities f JOIN dr_events e USING (event_id)
-                  WHERE e.status IN ('pending', 'dispatching', 'active') ORDER BY e.starts_at""")
-    return {str(r["facility_id"]): str(r["status"]) for r in rows}
 
 
 def _kafka_positions() -> dict[str, dict[str, int]]:
@@ -78,24 +51,33 @@ def forecast_freshness() -> list[dict[str, object]]:
                   FROM load_forecasts ORDER BY facility_id, generated_at DESC""")
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def champion() -> dict[str, object] | None:
-    """The registered `load_forecaster` version aliased `champion` with its run's metrics, or None."""
+def _champion_once() -> dict[str, object] | None:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    # MLflow's client retries 7 times with backoff and waits 120 s per request by default: minutes of a frozen page
+    # while MLflow is down. The UI retries once itself (S1), so one short attempt per try is what it wants.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     client = MlflowClient(tracking_uri=settings().mlflow_url)
     try:
         version = client.get_model_version_by_alias(MODEL_NAME, "champion")
+        run = client.get_run(version.run_id) if version.run_id else None
     except MlflowException as exc:
         if "RESOURCE_DOES_NOT_EXIST" in str(exc) or "not found" in str(exc).lower():
             return None
         raise StoreUnavailable(f"MLflow: {str(exc)[:160]}") from exc
     except OSError as exc:
         raise StoreUnavailable(f"MLflow: {exc!r}"[:200]) from exc
-    run = client.get_run(version.run_id) if version.run_id else None
     return {
         "version": version.version, "run_id": version.run_id,
         "registered_at": datetime.fromtimestamp(version.creation_timestamp / 1000).astimezone(),
         "metrics": dict(run.data.metrics) if run else {}, "params": dict(run.data.params) if run else {},
+        "read_at": datetime.now(UTC),
     }
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def champion() -> dict[str, object] | None:
+    """The registered `load_forecaster` version aliased `champion` with its run's metrics, or None."""
+    return retry(_champion_once, attempts=2, retry_on=(StoreUnavailable,), base_delay_s=0.1)

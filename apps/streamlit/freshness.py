@@ -1,8 +1,9 @@
 """Honest freshness (S1), shared by every page: ages, stale banners, error banners and the refresh cadence.
 
 Pages refresh every `ui_refresh_s` (15 s), every `ui_fast_refresh_s` (5 s) while a DR event
-is open or a facility is above `ui_high_load_ratio` of its contract demand. A store that
-cannot answer becomes an error banner, and the numbers it would have given are not shown.
+is being acted on (dispatching, active, releasing) or a facility is above `ui_high_load_ratio`
+of its contract demand. A store that cannot answer becomes an error banner, and the numbers it
+would have given are not shown.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TypeVar
 
 import streamlit as st
 
-from apps.streamlit import data, data_ops
+from apps.streamlit import data, data_dr
 
 T = TypeVar("T")
 
@@ -47,10 +48,10 @@ def safely(read: Callable[[], T], fallback: T) -> T:
 
 
 def refresh_interval() -> float:
-    """Fast while a DR event is open or a facility is near its contract demand (or a store is failing)."""
+    """Fast while a DR event is acted on or a facility is near its contract demand (or a store is failing)."""
     s = data.settings()
     try:
-        if data_ops.active_dr_facilities():
+        if set(data_dr.active_dr_facilities().values()) & set(data_dr.ACTING):
             return s.ui_fast_refresh_s
         contract = {str(f["facility_id"]): float(str(f["contract_demand_kw"])) for f in data.facilities()}
         loads = data.current_load()

@@ -1,10 +1,11 @@
-"""Data quality: DLQ depth and Kafka lag (from Kafka offsets), forecast freshness and source per facility."""
+"""Data quality: DLQ depth and reasons, Kafka lag, bridge spool, archives and their GX checks, forecast freshness."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 import streamlit as st
 
-from apps.streamlit import data, data_ops
+from apps.streamlit import data, data_ops, data_pipeline
 from apps.streamlit.freshness import ago, live, safely
 
 st.title("Data quality")
@@ -25,6 +26,61 @@ def _kafka() -> None:
     lag.caption(f"Kafka offsets read {ago(checked)}")
 
 
+def _dlq_reasons() -> None:
+    st.subheader("Recent DLQ reasons")
+    s = data.settings()
+    for topic in (s.kafka_readings_dlq_topic, s.kafka_questdb_dlq_topic):
+        entries: list[dict[str, Any]] = safely(lambda t=topic: data_pipeline.dlq_recent(t), [])  # type: ignore[misc]
+        if not entries:
+            st.caption(f"{topic}: no entries.")
+            continue
+        st.markdown(f"**{topic}** · newest entry {ago(entries[0]['ts'])}")
+        st.dataframe([{**r, "newest": ago(r["newest"])} for r in data_pipeline.reason_counts(entries)],
+                     hide_index=True)
+
+
+def _bridge() -> None:
+    st.subheader("MQTT bridge")
+    gauges: dict[str, Any] | None = safely(data_pipeline.bridge, None)
+    if gauges is None:
+        return
+    spooled, limit = gauges.get("sems_bridge_spool_bytes", 0.0), gauges["spool_max_bytes"]
+    fill = spooled / limit if limit else 0.0
+    if gauges.get("sems_bridge_backpressure"):
+        st.error("The bridge's spool is above 80 %: it no longer acknowledges MQTT (backpressure).",
+                 icon=":material/error:")
+    elif gauges.get("sems_bridge_kafka_reachable") == 0:
+        st.warning("The bridge cannot reach Kafka: readings go to its disk spool.", icon=":material/warning:")
+    spool, link, acks = st.columns(3)
+    spool.metric("Spool fill", f"{fill:.1%}", help=f"{spooled / 1e6:,.1f} MB of {limit / 1e6:,.0f} MB (compressed)")
+    link.metric("Kafka / MQTT link", f"{'up' if gauges.get('sems_bridge_kafka_reachable') else 'down'} / "
+                                     f"{'up' if gauges.get('sems_bridge_mqtt_connected') else 'down'}")
+    acks.metric("Waiting for Kafka", f"{gauges.get('sems_bridge_pending_acks', 0):,.0f} messages")
+    spool.caption(f"bridge /metrics read {ago(gauges['read_at'])}")
+
+
+def _archives() -> None:
+    st.subheader("Archives and checks")
+    days: list[dict[str, Any]] = safely(data_pipeline.archives, [])  # type: ignore[arg-type]
+    if not days:
+        st.caption("Nothing archived yet (the daily archive runs at 01:30 UTC for the previous day).")
+        return
+    bad = [f"{d['day']} ({d['status']})" for d in days if d["status"] in ("failed", "incomplete")]
+    if bad:
+        st.warning(f"Archive days that cannot be trusted: {', '.join(bad)}", icon=":material/fact_check:")
+    st.dataframe([{
+        "day": d["day"], "status": d["status"], "version": d["version"],
+        "archived": ago(_when(d["archived_at"])), "checked": ago(_when(d["checked_at"])),
+        "readings": d["rows"].get("readings"), "MB": round(d["bytes"] / 1e6, 1),
+        "checks": ", ".join(f"{n} {'ok' if c['passed'] else 'FAILED'}" for n, c in sorted(d["checks"].items()))
+        or "not run",
+    } for d in days], hide_index=True)
+
+
+def _when(iso: str | None) -> datetime | None:
+    return datetime.fromisoformat(iso) if iso else None
+
+
 def _forecasts() -> None:
     st.subheader("Forecast freshness and source")
     rows: list[dict[str, object]] = safely(data_ops.forecast_freshness, [])
@@ -41,6 +97,9 @@ def _forecasts() -> None:
 
 def data_quality() -> None:
     _kafka()
+    _dlq_reasons()
+    _bridge()
+    _archives()
     _forecasts()
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import polars as pl
 import streamlit as st
 
-from apps.streamlit import data, data_ops
+from apps.streamlit import data, data_dr
 from apps.streamlit.freshness import ago, is_stale, live, safely
 
 st.title("Fleet overview")
@@ -36,7 +36,7 @@ def _rows() -> pd.DataFrame:
     fleet: list[dict[str, object]] = safely(data.facilities, [])
     loads: dict[str, dict[str, object]] = safely(data.current_load, {})
     forecasts = safely(data.latest_forecasts, pl.DataFrame(schema=data.FORECAST_SCHEMA))
-    dr: dict[str, str] = safely(data_ops.active_dr_facilities, {})
+    dr: dict[str, str] = safely(data_dr.active_dr_facilities, {})
     rows = []
     for f in fleet:
         fid, contract = str(f["facility_id"]), float(str(f["contract_demand_kw"]))
@@ -46,8 +46,8 @@ def _rows() -> pd.DataFrame:
         rows.append({
             "Facility": f"{f['name']} ({fid})", "Load kW": kw, "% of contract": 100 * kw / contract if kw else None,
             "Contract kW": contract, "Forecast peak today kW": peak, "Peak": peak_note,
-            "DR": dr.get(fid, "none"), "Data age": ago(load["ts"] if load else None),  # type: ignore[arg-type]
-            "_stale": is_stale(load["ts"] if load else None),  # type: ignore[arg-type]
+            "DR": dr.get(fid, "none"), "Data age": ago(load["until"] if load else None),  # type: ignore[arg-type]
+            "_stale": is_stale(load["until"] if load else None),  # type: ignore[arg-type]
         })
     return pd.DataFrame(rows)
 
@@ -69,7 +69,7 @@ def overview() -> None:
         na_rep="-",
     ).map(_colour, subset=["% of contract"])
     st.table(styled)
-    st.caption(f"Data age = time since the facility's newest 1-minute load total; checked at "
+    st.caption(f"Data age = time since the end of the facility's newest 1-minute load total; checked at "
                f"{datetime.now(UTC):%H:%M:%S} UTC.")
 
 
