@@ -67,7 +67,7 @@ def readings_archive(
     path = write_summary(store, day_summary(manifest, checks, data_docs=str(validator.data_docs_index)))
     context.log.info(f"quality summary for the UI: {path}")
     for name, outcome in outcomes.items():
-        yield _check_result(name, outcome)
+        yield _check_result(name, outcome, str(validator.data_docs_index))
 
 
 def _manifest_metadata(version_dir: str, manifest: Manifest) -> dict[str, Any]:
@@ -90,10 +90,11 @@ def _check_summary(name: str, outcome: CheckOutcome) -> CheckSummary:
                         details=outcome.details)
 
 
-def _check_result(name: str, outcome: CheckOutcome) -> AssetCheckResult:
+def _check_result(name: str, outcome: CheckOutcome, data_docs: str) -> AssetCheckResult:
     return AssetCheckResult(
         asset_key="readings_archive", check_name=name, passed=outcome.passed, severity=_severity(name),
-        metadata={"unexpected_rows": outcome.unexpected, "details": MetadataValue.json(outcome.details)},
+        metadata={"unexpected_rows": outcome.unexpected, "details": MetadataValue.json(outcome.details),
+                  "data_docs": MetadataValue.path(data_docs)},
     )
 
 

@@ -43,6 +43,7 @@ def test_a_good_day_passes_every_check_and_a_drill_restores_it(settings: Setting
     assert summary["rows"]["readings"] == 5760 and set(summary["checks"]) == set(checks)
     docs = Path(str(summary["data_docs"]))
     assert docs.exists() and "readings_archive" in docs.read_text()  # GX data docs built, listing the suite
+    assert checks["schema"].metadata["data_docs"].value == str(docs)
 
     defs = Definitions(assets=[readings_archive], asset_checks=[archive_integrity, restore_drill_check],
                        jobs=[restore_drill_job], resources=_resources(settings, tmp_path))
