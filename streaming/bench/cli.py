@@ -13,7 +13,10 @@ from sems.facilities import demo_fleet
 from sems.settings import get_settings
 from streaming.bench.load import Load
 from streaming.bench.measure import ResourceWatch, freshness_ms, wait_landed
+from streaming.bench.outage import KafkaOutage, SpoolWatch
 from streaming.bench.peer import end_offsets, run_peer
+
+OUTAGE_AFTER_S = 10.0  # readings flow to Kafka first, so the outage cuts a running pipeline
 
 app = typer.Typer(help="Benchmarks of the ingestion hot path.", no_args_is_help=True)
 
@@ -26,6 +29,7 @@ def ingest(
     mode: Annotated[str, typer.Option(help="single: a message per reading; gateway: batches")] = "gateway",
     rate: Annotated[float, typer.Option(help="offered readings/s in all; 0 = as fast as QoS 1 allows")] = 0.0,
     settle: Annotated[float, typer.Option(help="give up when nothing new lands for this long (s)")] = 60.0,
+    kafka_outage: Annotated[float, typer.Option(help="stop Kafka for this many seconds, 10 s into the load")] = 0.0,
 ) -> None:
     """Offer load over MQTT, reconcile it in QuestDB by (meter_id, seq), then run the peer on the same records."""
     settings = get_settings()
@@ -38,11 +42,18 @@ def ingest(
         raise typer.Exit(2)
     load = Load(settings, [f.facility_id for f in fleet[:facilities]], meters, mode, uuid.uuid4().hex[:8], rate)
     watch, offsets_before = ResourceWatch(settings), end_offsets(settings)
+    outage, spool = KafkaOutage(settings, OUTAGE_AFTER_S, kafka_outage), SpoolWatch(settings)
     watch.start()
+    spool.start()
     began = time.monotonic()
+    if kafka_outage:
+        outage.start()
     publish_s = load.run(duration)
+    if kafka_outage:
+        outage.join()  # Kafka is back (the run may be shorter than the outage: the rest is drain)
     rows, distinct, last_landed = wait_landed(settings, load.tag, load.acked, settle)
     watch.stop()
+    spool.done.set()
     p50, p99 = freshness_ms(settings, load.tag, rows)
     peer_readings, peer_s = run_peer(settings, offsets_before, end_offsets(settings))
     landed_rate = distinct / max(1e-9, last_landed - began)
@@ -54,6 +65,7 @@ def ingest(
         # lost: acknowledged by the broker but not in QuestDB once nothing new landed for `settle` s.
         "lost": load.acked - distinct, "duplicated": rows - distinct,
         "peak_rss_mb": {k: round(v) for k, v in watch.peak_rss_mb.items()}, "cpu_s": watch.cpu_s,
+        "kafka_outage_s": kafka_outage, "bridge_spool_peak_mb": round(spool.peak_bytes / 1024**2, 1),
         "peer_readings": peer_readings, "peer_per_s": round(peer_rate),
         "ratio_job_to_peer": round(landed_rate / peer_rate, 2) if peer_rate else None,
     }))
