@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import polars as pl
 
 from sems.archive.restore import drop_scratch, restore_day, wait_applied
+from sems.archive.sources import day_bounds, day_where
 from sems.archive.store import ArchiveError, ArchiveStore
 from sems.archive.writer import archive_day
 from sems.settings import Settings
@@ -27,13 +28,9 @@ FACILITY = "bench"
 BATCH_ROWS = 400_000
 
 
-def _where(day: date) -> str:
-    return f"ts >= '{day:%Y-%m-%d}T00:00:00.000000Z' AND ts < '{day + timedelta(days=1):%Y-%m-%d}T00:00:00.000000Z'"
-
-
 def refuse_busy_day(settings: Settings, day: date) -> None:
     """The bench drops the day's partition afterwards: refuse a day that holds anything but bench rows."""
-    sql = f"SELECT count() AS n FROM readings WHERE {_where(day)} AND facility_id != '{FACILITY}'"
+    sql = f"SELECT count() AS n FROM readings WHERE {day_where(day)} AND facility_id != '{FACILITY}'"
     others = int(query(settings, sql)[0]["n"])
     if others:
         raise ArchiveError(f"{day} holds {others} readings that are not the bench's: choose a free day")
@@ -43,11 +40,11 @@ def load_day(settings: Settings, day: date, meters: int, interval_s: int = 15,
              progress: Callable[[str], None] = lambda _: None) -> int:
     """Write `meters` meters x one day of readings (facility `bench`) in ts order, ~BATCH_ROWS per transaction."""
     ids = pl.DataFrame({"meter_id": [f"bench-m{m:05d}" for m in range(meters)]}, schema={"meter_id": pl.Categorical})
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    start, end = day_bounds(day)
     step = timedelta(seconds=interval_s * max(1, BATCH_ROWS // meters))
     written, first = 0, start
-    while first < start + timedelta(days=1):
-        last = min(first + step, start + timedelta(days=1)) - timedelta(seconds=interval_s)
+    while first < end:
+        last = min(first + step, end) - timedelta(seconds=interval_s)
         ts = pl.datetime_range(first, last, f"{interval_s}s", eager=True, time_unit="us")
         frame = pl.DataFrame({"ts": ts}).join(ids, how="cross").with_columns(
             facility_id=pl.lit(FACILITY, dtype=pl.Categorical), kw=pl.lit(12.5),
@@ -65,6 +62,7 @@ def load_day(settings: Settings, day: date, meters: int, interval_s: int = 15,
 def drop_day(settings: Settings, store: ArchiveStore, day: date) -> None:
     """Remove what the bench left: the seeded day partition of `readings` and the day in the bench archive."""
     query(settings, f"ALTER TABLE readings DROP PARTITION LIST '{day:%Y-%m-%d}'")
+    wait_applied(settings, "readings")  # the drop is a WAL transaction: done only once applied
     if store.fs.exists(store.day_dir(day)):
         store.fs.rm(store.day_dir(day), recursive=True)
 

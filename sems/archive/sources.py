@@ -50,12 +50,17 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def day_where(day: date) -> str:
+    """The QuestDB filter for the rows of one UTC day."""
+    start, end = day_bounds(day)
+    return f"ts >= '{_iso(start)}' AND ts < '{_iso(end)}'"
+
+
 def questdb_slices(settings: Settings, table: str, columns: list[Column], day: date) -> Iterator[pa.Table]:
     """The rows of `table` on `day`, one Arrow table per time slice, in timestamp order."""
     schema = arrow_schema(columns)
     start, end = day_bounds(day)
-    where = f"ts >= '{_iso(start)}' AND ts < '{_iso(end)}'"
-    total = int(query(settings, f"SELECT count() AS n FROM {table} WHERE {where}")[0]["n"])
+    total = int(query(settings, f"SELECT count() AS n FROM {table} WHERE {day_where(day)}")[0]["n"])
     # Equal time slices of about `archive_slice_rows` rows each (a day of 10k meters: ~58 slices of 25 min).
     step = timedelta(days=1) / max(1, math.ceil(total / settings.archive_slice_rows))
     names = ", ".join(c.name for c in columns)
