@@ -109,11 +109,13 @@ class Settings(BaseSettings):
     bridge_session_expiry_s: int = 7 * 24 * 3600  # how long Mosquitto queues QoS 1 messages while the bridge is away
     bridge_receive_maximum: int = 5000  # MQTT 5 unacknowledged messages the broker may have in flight to the bridge
     bridge_linger_ms: int = 5  # single readings of one facility are merged into one Kafka record for this long
-    bridge_max_payload_bytes: int = 1024 * 1024
     bridge_max_turn_messages: int = 5000  # MQTT messages one loop turn takes before it publishes and acks
+    bridge_max_turn_bytes: int = 4 * 1024**2  # ... or this much payload: one cycle = one spool frame, kept small
+    bridge_max_payload_bytes: int = 1024 * 1024
     bridge_max_batch_readings: int = 10_000
     # Kafka outage (C4): a circuit breaker around the producer, a bounded durable disk spool behind it.
     bridge_publish_timeout_s: float = 5.0  # one cycle's records must be acknowledged by Kafka within this
+    bridge_publish_min_bytes_per_s: float = 2 * 1024**2  # ... plus their size at this rate (large spool frames)
     bridge_breaker_failures: int = 2  # failed publish cycles in a row that open the breaker
     bridge_breaker_reset_s: float = 5.0  # open breaker: probe Kafka again (by draining the spool) after this
     bridge_spool_dir: Path | None = None  # default: <state>/bridge-spool

@@ -33,6 +33,9 @@ from streaming.bridge.spool import Spool
 log = logging.getLogger(__name__)
 
 PROBE_INTERVAL_S = 5.0
+# After failed publishes to a broker that answers (slow, not down) a publish waits up to 4x its size-based
+# deadline: (5 s + 4 MiB at 2 MiB/s) x 4 = 28 s, inside the main loop's 30 s liveness.
+MAX_PATIENCE = 4
 Outgoing = tuple[KafkaRecord, Sequence[Ticket], int]  # record, the tickets it settles, readings in it
 
 
@@ -53,6 +56,7 @@ class KafkaSink:
             counts=(KafkaError, TimeoutError),
         )
         self.outbox: list[Outgoing] = []
+        self.patience = 1
         self.reachable = threading.Event()
         self._stop = threading.Event()
         self._prober = threading.Thread(target=self._probe_forever, name="kafka-probe", daemon=True)
@@ -100,6 +104,11 @@ class KafkaSink:
     def _publish(self, records: list[KafkaRecord]) -> None:
         """Send and wait until Kafka acknowledged every record (raises KafkaError on timeout or refusal)."""
         started = time.monotonic()
+        # The deadline grows with the payload: a fixed one would fail a large spool frame forever on a
+        # slow broker (each failed attempt having delivered it once more), a livelock seen under load.
+        payload = sum(len(r.value) for r in records)
+        timeout_s = self.settings.bridge_publish_timeout_s + payload / self.settings.bridge_publish_min_bytes_per_s
+        timeout_s *= self.patience  # doubled after each failed publish, so a slow broker is eventually waited for
         if self.producer is None:
             self.producer = self.make_producer()
         futures = []
@@ -111,12 +120,15 @@ class KafkaSink:
                 entry = too_large_record(self.settings.kafka_readings_dlq_topic, record, str(exc))
                 futures.append(self.producer.send(entry.topic, key=entry.key, value=entry.value,
                                                   headers=entry.headers))
-        self.producer.flush(timeout=self.settings.bridge_publish_timeout_s)
+        self.producer.flush(timeout=timeout_s)
         for future in futures:
-            future.get(timeout=max(0.1, self.settings.bridge_publish_timeout_s - (time.monotonic() - started)))
+            future.get(timeout=max(0.1, timeout_s - (time.monotonic() - started)))
+        self.patience = 1
 
     def _failed(self, exc: BaseException) -> None:
         if not isinstance(exc, CircuitOpenError):
+            if self.reachable.is_set():  # the broker answers but acks slowly: wait longer next time
+                self.patience = min(MAX_PATIENCE, self.patience * 2)
             metrics.KAFKA_ERRORS.inc()
             log.warning("kafka publish failed; spooling to disk", extra={"fields": {"error": repr(exc)[:300]}})
             if self.producer is not None:

@@ -141,23 +141,29 @@ class Bridge:
     def _pump(self, timeout_s: float) -> None:
         """Handle what arrives within `timeout_s`, then `linger` more, then send the merged readings.
 
-        A turn also takes whatever is already queued (up to `bridge_max_turn_messages`), linger
-        or not: under load the turns grow, so one Kafka round trip settles hundreds of messages
-        instead of the few that arrive in a linger (adaptive batching, no added latency when idle).
+        A turn also takes whatever is already queued, linger or not, up to
+        `bridge_max_turn_messages` messages or `bridge_max_turn_bytes` of payload: under load the
+        turns grow, so one Kafka round trip settles hundreds of messages instead of the few that
+        arrive in a linger (adaptive batching, no added latency when idle), while the byte cap
+        keeps one cycle's records (and so one spool frame) small enough to publish in time.
         """
         try:
-            self._handle(self.inbox.get(timeout=timeout_s))
+            inbound = self.inbox.get(timeout=timeout_s)
         except queue.Empty:
             return
-        handled, limit = 1, self.settings.bridge_max_turn_messages
+        handled, payload_bytes = 0, 0
+        max_messages, max_bytes = self.settings.bridge_max_turn_messages, self.settings.bridge_max_turn_bytes
         deadline = time.monotonic() + self.settings.bridge_linger_ms / 1000
-        while handled < limit:
+        while True:
+            self._handle(inbound)
+            handled, payload_bytes = handled + 1, payload_bytes + len(inbound.message.payload)
+            if handled >= max_messages or payload_bytes >= max_bytes:
+                break
             try:
                 left = deadline - time.monotonic()
-                self._handle(self.inbox.get(timeout=left) if left > 0 else self.inbox.get_nowait())
+                inbound = self.inbox.get(timeout=left) if left > 0 else self.inbox.get_nowait()
             except queue.Empty:
                 break
-            handled += 1
         metrics.TURN_MESSAGES.observe(handled)
         self._flush()
 
