@@ -9,6 +9,7 @@ scheduled time, so a slow server cannot slow the offered load down and hide its 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from sems.facilities import demo_fleet
 from sems.settings import Settings, get_settings
 
 app = typer.Typer(help="Benchmark the read API.")
+REQUEST_TIMEOUT_S = 10.0
 
 
 class _Connection:
@@ -48,9 +50,10 @@ async def _worker(conn: _Connection, queue: asyncio.Queue[tuple[str, float] | No
     while (item := await queue.get()) is not None:
         path, scheduled = item
         try:
-            status, cache = await conn.get(path)
+            # A request the server never answers must not hang the bench: it counts as a timeout.
+            status, cache = await asyncio.wait_for(conn.get(path), REQUEST_TIMEOUT_S)
             outcomes[f"{status} {cache}"] += 1
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+        except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as exc:
             outcomes[type(exc).__name__] += 1
             conn.writer = None
             continue
@@ -97,6 +100,7 @@ def bench(
 ) -> None:
     """Offer RATE requests/s for DURATION s to the running API; print p50/p90/p99/max latency and outcomes."""
     settings = get_settings()
+    load_before = os.getloadavg()[0]  # the machine is shared: every figure goes with its load average
     try:
         latencies, outcomes = asyncio.run(_run(settings, rate, duration, connections))
     except OSError as exc:
@@ -105,6 +109,7 @@ def bench(
     ms = [v * 1000 for v in latencies]
     typer.echo(f"requests: {len(ms)} ok of {int(rate * duration)} offered at {rate:.0f}/s for {duration:.0f} s")
     typer.echo(f"outcomes: {dict(outcomes)}")
+    typer.echo(f"load average (1 min): {load_before:.1f} before / {os.getloadavg()[0]:.1f} after")
     if ms:
         typer.echo(f"latency ms: p50 {_quantile(ms, 0.5):.1f}  p90 {_quantile(ms, 0.9):.1f}  "
                    f"p99 {_quantile(ms, 0.99):.1f}  max {max(ms):.1f}")

@@ -47,7 +47,7 @@ def sheddable(steps: pl.DataFrame) -> alt.Chart:
 def saga_timeline(segments: pl.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """Gantt of each facility's saga states (one bar per state while it lasted), event window outlined."""
     frame = segments.to_pandas()
-    y = alt.Y("lane:N", title=None, sort=None)
+    y = alt.Y("lane:N", title=None, sort=None, axis=alt.Axis(labelLimit=320))
     window = alt.Chart(frame).mark_bar(filled=False, stroke="#424242", strokeDash=[3, 3]).encode(
         x="window_start:T", x2="window_end:T", y=y)
     states = alt.Chart(frame).mark_bar(height=14).encode(
