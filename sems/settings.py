@@ -219,6 +219,7 @@ class Settings(BaseSettings):
     # fallback when a facility has fewer than 5 like days of meter data.
     dr_report_baseline: Literal["high_five_of_ten", "ten_of_ten", "forecast_p50"] = "high_five_of_ten"
     dr_outbox_interval_s: int = 30  # the outbox sensor's tick
+    dr_outbox_grace_s: float = 60.0  # the sensor leaves a new report to the release run that queued it this long
     dr_outbox_backoff_s: float = 30.0  # first retry delay of an unacknowledged report, doubled per attempt
     dr_outbox_backoff_max_s: float = 3600.0
     dr_reconciliation_days: int = 7  # the daily reconciliation re-checks events that ended this many days back

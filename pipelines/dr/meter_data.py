@@ -3,7 +3,8 @@
 - history (baselines): `facility_load_15m` over the lookback, one row per facility and quarter hour;
 - the event itself: `facility_load_1m` (the freshest rollup, and what late data rewrites first),
   averaged per quarter hour with the number of minutes that reported;
-- the forecast P50 per quarter hour, each facility's time zone, holidays and earlier event days.
+- the forecast P50 per quarter hour, each facility's time zone, holidays and earlier event days
+  (days of another event on which a command to the facility was confirmed).
 """
 
 from __future__ import annotations
@@ -21,14 +22,12 @@ from pipelines.dr.baselines import LOOKBACK_DAYS, SLOT
 from sems.settings import Settings
 from sems.stores import questdb
 
-DISPATCHED = ("dispatching", "active", "releasing", "completed", "failed", "compensated")
-
 
 @dataclass(frozen=True)
 class FacilityFacts:
     timezone: str
     holidays: set[date]
-    event_days: set[date]  # local days of the facility's other dispatched DR events
+    event_days: set[date]  # local days of the facility's other DR events on which SEMS changed a device
 
 
 def _ts(moment: datetime) -> str:
@@ -90,9 +89,10 @@ def facts(conn: Connection, event_id: str, facility_ids: list[str], starts_at: d
         "SELECT facility_id, timezone, country FROM facilities WHERE facility_id = ANY(:ids)"), {"ids": facility_ids})}
     events = conn.execute(text(
         "SELECT f.facility_id, e.starts_at, e.ends_at FROM dr_event_facilities f JOIN dr_events e USING (event_id)"
-        " WHERE f.facility_id = ANY(:ids) AND e.event_id <> :eid AND e.status = ANY(:dispatched)"
-        " AND e.ends_at > :since AND e.starts_at < :start"),
-        {"ids": facility_ids, "eid": event_id, "dispatched": list(DISPATCHED), "start": starts_at,
+        " WHERE f.facility_id = ANY(:ids) AND e.event_id <> :eid AND e.ends_at > :since AND e.starts_at < :start"
+        " AND EXISTS (SELECT 1 FROM dr_bms_commands c WHERE c.event_id = e.event_id AND c.facility_id = f.facility_id"
+        " AND c.action = 'apply' AND c.state = 'confirmed')"),
+        {"ids": facility_ids, "eid": event_id, "start": starts_at,
          "since": starts_at - timedelta(days=LOOKBACK_DAYS + 1)}).all()
     years = {starts_at.year - 1, starts_at.year}
     result = {}

@@ -65,11 +65,13 @@ def enqueue(engine: Engine, settings: Settings, event_id: str, measured: dict[st
     return url
 
 
-def due(conn: Connection) -> list[dict[str, Any]]:
-    """Unacknowledged reports whose next attempt is due."""
+def due(conn: Connection, grace_s: float) -> list[dict[str, Any]]:
+    """Unacknowledged reports whose next attempt is due; a new one only after `grace_s`, since the release run
+    that queued it delivers it itself right away."""
     return [dict(r._mapping) for r in conn.execute(text(
         "SELECT id, event_id, attempts, next_attempt_at FROM dr_outbox WHERE delivered_at IS NULL"
-        " AND next_attempt_at <= now() ORDER BY id"))]
+        " AND next_attempt_at <= now() AND (attempts > 0 OR created_at <= now() - make_interval(secs => :grace))"
+        " ORDER BY id"), {"grace": grace_s})]
 
 
 def deliver(engine: Engine, settings: Settings) -> int:

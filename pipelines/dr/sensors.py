@@ -90,7 +90,7 @@ def dr_inbox_sensor(context: SensorEvaluationContext, postgres: PostgresResource
 def dr_outbox_sensor(context: SensorEvaluationContext, postgres: PostgresResource) -> RunRequest | SkipReason:
     """Keeps delivering DR reports to the utilities, with backoff, until each one is acknowledged."""
     with postgres.transaction() as conn:
-        due = report.due(conn)
+        due = report.due(conn, get_settings().dr_outbox_grace_s)
     if not due:
         return SkipReason("no DR report is due for delivery")
     key = ",".join(f"{r['id']}/{r['attempts']}/{r['next_attempt_at']:%Y%m%dT%H%M%S.%f}" for r in due)
