@@ -15,7 +15,9 @@ from sems.stores import postgres
 @contextmanager
 def saga_for(settings: Settings) -> Iterator[Saga]:
     """A saga bound to `settings`; its database engine is disposed afterwards."""
-    engine = postgres.engine(settings)
+    # One worker thread per facility (up to bms_max_parallel_facilities) writes its command records: enough
+    # connections that a busy database never makes a healthy facility time out waiting for the pool.
+    engine = postgres.engine(settings, pool_size=max(5, min(settings.bms_max_parallel_facilities, 64) // 4))
     try:
         yield Saga(settings, engine, BmsGateway(settings), ManagerNotifier(settings, engine))
     finally:

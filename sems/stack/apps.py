@@ -19,7 +19,8 @@ API = Service(
     name="api",
     port_setting="api_port",
     command=lambda s: python_module(
-        "uvicorn", "apps.api.main:app", "--host", s.host, "--port", str(s.api_port), "--no-access-log"
+        "uvicorn", "apps.api.main:app", "--host", s.host, "--port", str(s.api_port), "--no-access-log",
+        "--workers", str(s.api_workers),
     ),
     healthy=http_probe("api_port", "/healthz"),
     url=http_link("api_port", "/docs"),

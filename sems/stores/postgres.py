@@ -25,14 +25,18 @@ def url(settings: Settings, database: str | None = None) -> URL:
     return base.set(database=database) if database else base
 
 
-def engine(settings: Settings, database: str | None = None) -> Engine:
-    """A pooled engine (psycopg 3) with connect and statement timeouts from the settings."""
+def engine(settings: Settings, database: str | None = None, pool_size: int = 5) -> Engine:
+    """A pooled engine (psycopg 3) with connect and statement timeouts from the settings.
+
+    `pool_size` (+ as many overflow connections): raise it for callers with many threads, like
+    the DR saga's one worker per facility.
+    """
     statement_ms = int(settings.postgres_statement_timeout_s * 1000)
     return create_engine(
         url(settings, database),
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=5,
+        pool_size=pool_size,
+        max_overflow=pool_size,
         pool_timeout=settings.postgres_timeout_s,
         connect_args={
             "connect_timeout": max(1, round(settings.postgres_timeout_s)),
