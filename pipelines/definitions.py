@@ -7,6 +7,7 @@ from pipelines.dr.jobs import dr_dispatch, dr_reconciliation, dr_release, dr_rep
 from pipelines.dr.schedules import dr_reconciliation_schedule
 from pipelines.dr.sensors import dr_inbox_sensor, dr_outbox_sensor
 from pipelines.forecast_replay import forecast_buffer_replay
+from pipelines.forecaster_bootstrap import forecaster_bootstrap
 from pipelines.resources import resources
 from pipelines.schedules import (
     archive_job,
@@ -26,7 +27,7 @@ defs = Definitions(
                   forecast_accuracy.forecast_accuracy_yesterday],
     jobs=[forecasting_job, training_job, archive_job, restore_drill_job, dr_dispatch, dr_release,
           dr_report_delivery, dr_reconciliation],
-    sensors=[dr_inbox_sensor, dr_outbox_sensor, forecast_buffer_replay],
+    sensors=[dr_inbox_sensor, dr_outbox_sensor, forecast_buffer_replay, forecaster_bootstrap],
     schedules=[load_forecast_schedule, training_schedule, readings_archive_schedule, restore_drill_schedule,
                dr_reconciliation_schedule],
     resources=resources(get_settings()),
