@@ -54,8 +54,9 @@ def _issue(settings: Settings, facility_id: str, generated_at: datetime, p50_off
         ts = first + k * STEP
         day_start = datetime.combine(ts.date(), time(), tzinfo=UTC)
         actual = _actual(int((ts - day_start) / STEP))
-        rows.append({"f": facility_id, "ts": ts, "g": generated_at, "p50": actual + p50_offset,
-                     "p10": min(actual + (5 if k % miss_every == 0 else -5), actual + p50_offset), "p90": actual + p50_offset + 20})
+        low = min(actual + (5 if k % miss_every == 0 else -5), actual + p50_offset)
+        rows.append({"f": facility_id, "ts": ts, "g": generated_at, "p10": low, "p50": actual + p50_offset,
+                     "p90": actual + p50_offset + 20})
     with PostgresResource.from_settings(settings).transaction() as conn:
         conn.execute(text("INSERT INTO load_forecasts (facility_id, ts, generated_at, p10, p50, p90, model_version, "
                           "source, data_quality_score) VALUES (:f, :ts, :g, :p10, :p50, :p90, 'test', 'model', 1)"),
