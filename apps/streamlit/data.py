@@ -72,19 +72,23 @@ def facilities() -> list[dict[str, object]]:
 
 @st.cache_data(ttl=5, show_spinner=False)
 def current_load() -> dict[str, dict[str, object]]:
-    """The newest 1-minute total per facility: {facility_id: {"ts": its start, "until": its end, "kw": float}}.
+    """The newest 1-minute total per facility: {facility_id: {"ts": its start, "until": newest reading, "kw"}}.
 
-    A total describes the load up to its end, so ages are measured from `until` (a total that has
-    just been written is seconds old, not a minute).
+    The Beam job upserts the running minute as readings arrive, so a total's start says little about how
+    fresh it is: ages count from `until`, the facility's newest raw reading (at most the total's end).
     """
     rows = _qdb("SELECT facility_id, ts, kw_avg FROM facility_load_1m LATEST ON ts PARTITION BY facility_id")
-    width = timedelta(seconds=ROLLUP_SECONDS["facility_load_1m"])
-    starts = {str(r["facility_id"]): (datetime.fromisoformat(str(r["ts"])), r["kw_avg"]) for r in rows}
-    return {fid: {"ts": ts, "until": ts + width, "kw": kw} for fid, (ts, kw) in starts.items()}
+    newest = {str(r["facility_id"]): datetime.fromisoformat(str(r["ts"]))
+              for r in _qdb("SELECT facility_id, ts FROM readings LATEST ON ts PARTITION BY facility_id")}
+    loads = {}
+    for r in rows:
+        fid, ts = str(r["facility_id"]), datetime.fromisoformat(str(r["ts"]))
+        end = ts + timedelta(minutes=1)
+        loads[fid] = {"ts": ts, "until": min(newest.get(fid, end), end), "kw": r["kw_avg"]}
+    return loads
 
 
 ROLLUPS = {"1 minute": "facility_load_1m", "15 minutes": "facility_load_15m", "1 hour": "facility_load_1h"}
-ROLLUP_SECONDS = {"facility_load_1m": 60}
 
 
 @st.cache_data(ttl=10, show_spinner=False)

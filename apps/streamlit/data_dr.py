@@ -53,9 +53,11 @@ def state_changes(event_ids: tuple[str, ...]) -> list[dict[str, object]]:
 
 @st.cache_data(ttl=5, show_spinner=False)
 def active_dr_facilities() -> dict[str, str]:
-    """Facilities in an open event (not finished): {facility_id: event status}."""
+    """Facilities in an open event (not finished): {facility_id: event status}, an event being acted on first."""
+    # Last row wins: acting events sort last, so a facility in an active event and a later planned one is "active".
     rows = _pg("""SELECT f.facility_id, e.status FROM dr_event_facilities f JOIN dr_events e USING (event_id)
-                  WHERE e.status = ANY(:open) ORDER BY e.starts_at""", open=list(OPEN))
+                  WHERE e.status = ANY(:open) ORDER BY e.status = ANY(:acting), e.starts_at""",
+               open=list(OPEN), acting=list(ACTING))
     return {str(r["facility_id"]): str(r["status"]) for r in rows}
 
 
