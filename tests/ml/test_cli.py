@@ -32,6 +32,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return folder / "load.csv", folder / "weather.csv"
 
 
+@pytest.mark.timeout(900)  # ~2 min of XGBoost training and backtest; 5x that on a starved shared 2-core machine
 def test_backtest_prints_one_json_object_with_model_and_baselines(files: tuple[Path, Path]) -> None:
     load, weather = files
     done = subprocess.run(
