@@ -133,19 +133,29 @@ bench_app = typer.Typer(help="Benchmarks that print figures (never timed tests).
 app.add_typer(bench_app, name="bench")
 
 
-def _add_layer_commands() -> None:
+def _add_layer_commands(argv: list[str]) -> None:
     """Attach commands that live above the kernel, declared as entry points so `sems` never imports them.
 
     `sems.cli` entries are Typer apps (`sems NAME ...`); `sems.bench` entries are command
-    functions (`sems bench NAME ...`).
+    functions (`sems bench NAME ...`). Only the layer a command line names is imported (each
+    pulls in heavy libraries: Dagster, XGBoost, Great Expectations, Beam): `sems archive verify`
+    loads the archive layer alone, which took CLI start-up from tens of seconds to a few under
+    load. Help and anything unrecognised load every layer, so all commands stay listed.
     """
-    for entry in entry_points(group="sems.cli"):
-        app.add_typer(entry.load(), name=entry.name)
-    for entry in entry_points(group="sems.bench"):
-        bench_app.command(entry.name)(entry.load())
+    words = [a for a in argv[1:] if not a.startswith("-")]
+    layers, benches = entry_points(group="sems.cli"), entry_points(group="sems.bench")
+    named = {e.name for e in layers} | {"bench"}
+    wanted = words[0] if words and words[0] in named else None
+    for entry in layers:
+        if wanted is None or wanted == entry.name:
+            app.add_typer(entry.load(), name=entry.name)
+    bench = words[1] if wanted == "bench" and len(words) > 1 else None
+    for entry in benches:
+        if wanted in (None, "bench") and bench in (None, entry.name):
+            bench_app.command(entry.name)(entry.load())
 
 
-_add_layer_commands()
+_add_layer_commands(sys.argv)
 
 if __name__ == "__main__":
     app()
