@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import polars as pl
 import pytest
 from sqlalchemy import text
 
@@ -13,7 +14,7 @@ from apps.streamlit import data
 from apps.streamlit.freshness import ago, is_stale
 from sems.facilities import demo_fleet
 from sems.settings import Settings
-from sems.stores import postgres
+from sems.stores import postgres, questdb
 from tests.apps.streamlit.conftest import dead, load_of_every_facility, render, render_with
 from tests.support import wait_until
 
@@ -135,3 +136,25 @@ def _acting_event() -> bool:
 
     data_dr.active_dr_facilities.clear()
     return bool(set(data_dr.active_dr_facilities().values()) & set(data_dr.ACTING))
+
+
+def test_a_meter_clock_running_ahead_does_not_make_old_data_look_fresh(settings: Settings) -> None:
+    """Ages count from when SEMS received the reading, and minutes ahead of now are not 'current'."""
+    facility_id = f"ui-skew-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    past, ahead, received = now - timedelta(minutes=10), now + timedelta(minutes=3), now - timedelta(minutes=9)
+    minutes = pl.DataFrame({"ts": [past, ahead], "facility_id": [facility_id] * 2, "kw_avg": [10.0, 11.0]})
+    questdb.write_frame(settings, "facility_load_1m", minutes)
+    skewed = pl.DataFrame({"ts": [ahead], "facility_id": [facility_id], "meter_id": ["m1"], "kw": [11.0],
+                           "ingested_at": [received]})
+    questdb.write_frame(settings, "readings", skewed)
+
+    def current() -> dict[str, object] | None:
+        data.current_load.clear()
+        return data.current_load().get(facility_id)
+
+    load = wait_until(current, what="the scratch facility's minutes in QuestDB")
+    assert load is not None and load["ts"] == past  # the minute ahead of now is not shown as current
+    until = load["until"]
+    assert isinstance(until, datetime) and until <= received + timedelta(seconds=1)
+    assert is_stale(until)
