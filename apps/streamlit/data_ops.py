@@ -6,9 +6,13 @@ store cannot answer.
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from contextlib import closing
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from kafka import TopicPartition
@@ -73,8 +77,21 @@ def _champion_once() -> dict[str, object] | None:
         "version": version.version, "run_id": version.run_id,
         "registered_at": datetime.fromtimestamp(version.creation_timestamp / 1000).astimezone(),
         "metrics": dict(run.data.metrics) if run else {}, "params": dict(run.data.params) if run else {},
+        "importance": feature_importance(client, version.run_id) if version.run_id else {},
         "read_at": datetime.now(UTC),
     }
+
+
+def feature_importance(client: Any, run_id: str) -> dict[str, float]:
+    """The run's `feature_importance.json` (gain per feature, as training logs it), or {} if it has none."""
+    from mlflow.exceptions import MlflowException
+
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            path = client.download_artifacts(run_id, "feature_importance.json", scratch)
+        except (MlflowException, OSError):
+            return {}  # an older run without the artifact: the page shows the rest
+        return {str(k): float(v) for k, v in json.loads(Path(path).read_text()).items()}
 
 
 @st.cache_data(ttl=60, show_spinner=False)

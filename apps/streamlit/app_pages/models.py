@@ -1,4 +1,4 @@
-"""Models: the MLflow champion of `load_forecaster` with its backtest metrics, and a link to MLflow."""
+"""Models: the MLflow champion of `load_forecaster`, its backtest metrics and feature importance, a link to MLflow."""
 
 import streamlit as st
 
@@ -22,6 +22,12 @@ def models() -> None:
     metrics = champion["metrics"]
     if metrics:
         st.dataframe([{"metric": k, "value": v} for k, v in sorted(metrics.items())], hide_index=True)  # type: ignore[attr-defined]
+    importance = champion["importance"]
+    if importance:
+        st.markdown("**Feature importance** (gain, top 15)")
+        top = sorted(importance.items(), key=lambda kv: -kv[1])[:15]  # type: ignore[attr-defined]
+        st.bar_chart({"feature": [k for k, _ in top], "gain": [v for _, v in top]}, x="feature", y="gain",
+                     horizontal=True)
     st.markdown(f"[This version in MLflow]({mlflow_url}/#/models/{data_ops.MODEL_NAME}/versions/{champion['version']})")
 
 

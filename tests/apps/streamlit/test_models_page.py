@@ -1,0 +1,27 @@
+"""The Models page's feature importance, read from a real MLflow run the way training logs it."""
+
+from __future__ import annotations
+
+import uuid
+
+import mlflow
+from mlflow import MlflowClient
+
+from apps.streamlit import data_ops
+from sems.settings import Settings
+
+
+def test_feature_importance_is_read_from_the_runs_artifact_and_absent_when_the_run_has_none(
+    settings: Settings,
+) -> None:
+    client = MlflowClient(settings.mlflow_url)
+    experiment = client.create_experiment(f"ui-importance-{uuid.uuid4().hex[:8]}")
+    gains = {"lag_1d": 12.5, "temp_c": 3.25, "hour": 0.5}
+    with_artifact = client.create_run(experiment).info.run_id
+    mlflow.set_tracking_uri(settings.mlflow_url)
+    with mlflow.start_run(run_id=with_artifact):
+        mlflow.log_dict(gains, "feature_importance.json")  # exactly as assets/forecaster.py logs it
+    without = client.create_run(experiment).info.run_id
+
+    assert data_ops.feature_importance(client, with_artifact) == gains
+    assert data_ops.feature_importance(client, without) == {}
