@@ -41,14 +41,17 @@ def test_unknown_service_is_a_one_line_error() -> None:
     assert done.stderr.startswith("error: unknown service no-such-service")
 
 
-def test_taken_port_is_a_one_line_error_that_says_what_to_do(tmp_path: Path) -> None:
+def test_taken_port_is_a_one_line_error_that_says_what_to_do(settings: Settings, tmp_path: Path) -> None:
     with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", 0))
+        squatter.bind((settings.host, 0))  # the stack's host: on another one the port would be free
         squatter.listen()
         port = squatter.getsockname()[1]
         env = {**os.environ, "SEMS_STATE_DIR": str(tmp_path / "state"), "SEMS_REDIS_PORT": str(port)}
         env.pop("SEMS_PORT_OFFSET", None)
-        done = _sems("stack", "up", "redis", env=env)
+        try:
+            done = _sems("stack", "up", "redis", env=env)
+        finally:
+            _sems("stack", "down", "redis", env=env)  # had it started anyway, it must not outlive the test
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.strip() == (
