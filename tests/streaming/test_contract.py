@@ -175,9 +175,13 @@ def test_arbitrary_bytes_never_raise(topic: str, payload: bytes) -> None:
 @settings(max_examples=300, deadline=None)
 @given(items=st.lists(reading_like | json_values, max_size=5))
 def test_arbitrary_batches_account_for_every_reading(items: list[object]) -> None:
-    parsed = CONTRACT.parse(BATCH, json.dumps({"readings": items}).encode(), now_ms=NOW_MS)
+    payload = json.dumps({"readings": items}).encode()
+    parsed = CONTRACT.parse(BATCH, payload, now_ms=NOW_MS)
     assert_readings_or_reasons(parsed)
-    if 1 <= len(items) <= CONTRACT.max_batch_readings:
+    if len(payload) > CONTRACT.max_payload_bytes:
+        # Too large to read at all: the whole message is one rejection, with its bytes.
+        assert [r.code for r in parsed.rejections] == ["payload_too_large"] and not parsed.readings
+    elif 1 <= len(items) <= CONTRACT.max_batch_readings:
         # Per-reading validation: nothing is dropped silently.
         assert len(parsed.readings) + len(parsed.rejections) == len(items)
 
