@@ -195,6 +195,8 @@ class Settings(BaseSettings):
     auth_jwks_cache_s: int = 300
     api_cache_ttl_min_s: float = 8.0  # fresh for a jittered 8-12 s, so entries never expire together
     api_cache_ttl_max_s: float = 12.0
+    # A hit past this fraction of its freshness is reloaded in the background (refresh-ahead): no request waits.
+    api_cache_refresh_ahead: float = 0.75
     api_cache_stale_s: float = 60.0  # served past freshness only while the database cannot answer
     api_cache_lock_s: float = 5.0  # single-flight lock lifetime (a crashed holder frees it after this)
     api_breaker_failures: int = 3

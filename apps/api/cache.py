@@ -1,6 +1,9 @@
 """The API's Redis read cache (S4): jittered TTL, single-flight loads, stale-while-revalidate, versioned keys.
 
 - Fresh for a random 8-12 s, so entries written together do not expire together.
+- Refreshed ahead: a hit past `api_cache_refresh_ahead` of its freshness is answered at once
+  and reloaded in the background (one loader, same lock), so under steady traffic an entry is
+  replaced before it expires and no request waits for the database.
 - One miss loads: the first request takes a lock (`SET NX PX`); the others wait for its
   entry, or, if an older entry exists, are answered from it meanwhile.
 - While the store cannot answer, an entry is served up to 60 s past its freshness, marked
@@ -43,6 +46,7 @@ class Cached:
     body: Any
     result: str  # hit, miss (this caller loaded), wait (another caller loaded), stale, bypass (Redis down)
     age_s: float
+    refresh_due: bool = False  # a hit old enough to be reloaded in the background
 
 
 class ReadCache:
@@ -52,6 +56,7 @@ class ReadCache:
         self.epoch: str | None = None  # set from each new database connection (see `database_epoch`)
         self._published: str | None = None
         self._inflight: dict[str, asyncio.Future[Cached]] = {}
+        self.revalidating: dict[str, asyncio.Task[None]] = {}  # background reloads by key
 
     async def _key(self, resource: str) -> str:
         epoch = self.epoch
@@ -98,8 +103,20 @@ class ReadCache:
         key = await self._key(resource)
         entry = await self._read(key)
         if entry is not None and entry.result == "hit":
+            if entry.refresh_due and key not in self.revalidating:
+                task = asyncio.create_task(self._revalidate(key, load, entry))
+                self.revalidating[key] = task
+                task.add_done_callback(lambda _t: self.revalidating.pop(key, None))
             return entry
         return await self._refresh(key, load, entry)
+
+    async def _revalidate(self, key: str, load: Callable[[], Any], entry: Cached) -> None:
+        """Reload a hit that is close to expiry; the hit was already answered, so a failure only logs."""
+        try:
+            if (await self._refresh(key, load, entry)).result == "miss":
+                CACHE_RESULTS.labels("refresh_ahead").inc()
+        except Exception as exc:  # noqa: BLE001 - the next hit retries; the breaker guards the database
+            log.warning("background cache reload failed", extra={"fields": {"key": key, "error": str(exc)[:200]}})
 
     async def _refresh(self, key: str, load: Callable[[], Any], stale: Cached | None) -> Cached:
         token = uuid.uuid4().hex
@@ -135,8 +152,9 @@ class ReadCache:
         if raw is None:
             return None
         entry = json.loads(raw)
-        age = max(0.0, time.time() - entry["stored_at"])
-        return Cached(entry["body"], "hit" if age < entry["fresh_s"] else "stale", age)
+        age, fresh_s = max(0.0, time.time() - entry["stored_at"]), entry["fresh_s"]
+        due = age >= fresh_s * self.settings.api_cache_refresh_ahead
+        return Cached(entry["body"], "hit" if age < fresh_s else "stale", age, refresh_due=due)
 
     async def _write(self, key: str, body: Any) -> None:
         fresh_s = random.uniform(self.settings.api_cache_ttl_min_s, self.settings.api_cache_ttl_max_s)  # noqa: S311

@@ -66,6 +66,7 @@ def _up_one(settings: Settings, service: Service, report: Report) -> None:
             log_path=log_path(settings, service.name),
             env=child_env(settings, service),
             cwd=Path.cwd(),
+            nice=service.nice,
         )
     _wait_healthy(settings, service, record)
     if service.after_start:

@@ -15,7 +15,7 @@ from pathlib import Path
 from sems.settings import Settings
 from sems.stack import process
 from sems.stack.health import http_link, http_probe
-from sems.stack.service import Service, StackError, run_dir
+from sems.stack.service import BATCH_NICE, Service, StackError, run_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKSPACE = REPO_ROOT / "workspace.yaml"
@@ -77,6 +77,7 @@ WEBSERVER = Service(
     url=http_link("dagster_port"),
     prepare=_prepare,
     env=_env,
+    nice=BATCH_NICE,
 )
 
 DAEMON = Service(
@@ -89,6 +90,7 @@ DAEMON = Service(
     url=http_link("dagster_port", "/health"),
     prepare=_prepare,
     env=_env,
+    nice=BATCH_NICE,
 )
 
 SERVICES = [WEBSERVER, DAEMON]

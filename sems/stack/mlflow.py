@@ -5,7 +5,7 @@ from __future__ import annotations
 from sems.settings import Settings
 from sems.stack.controller import python_module
 from sems.stack.health import http_link, http_probe
-from sems.stack.service import Service, data_dir
+from sems.stack.service import BATCH_NICE, Service, data_dir
 
 
 def _command(settings: Settings) -> list[str]:
@@ -32,4 +32,5 @@ SERVICE = Service(
     url=http_link("mlflow_port"),
     # The first start migrates a fresh SQLite database, which takes a while.
     start_timeout_s=240.0,
+    nice=BATCH_NICE,  # its UI and registry are not on the hot path (see Service.nice)
 )

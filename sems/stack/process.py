@@ -66,8 +66,12 @@ def start(
     log_path: Path,
     env: Mapping[str, str],
     cwd: Path,
+    nice: int = 0,
 ) -> ProcessRecord:
-    """Start `command` detached in its own session, appending its output to `log_path`."""
+    """Start `command` detached in its own session, appending its output to `log_path`.
+
+    `nice` > 0 lowers its CPU priority, and that of every process it starts.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
@@ -79,6 +83,8 @@ def start(
             env=dict(env),
             cwd=cwd,
             start_new_session=True,
+            # In the child before exec, so nothing it runs ever had the default priority.
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,  # noqa: PLW1509 - os.nice only
         )
     record = ProcessRecord(pid=proc.pid, started_at=time.time(), command=list(command))
     record_path(run_dir, name).write_text(

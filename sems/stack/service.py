@@ -18,6 +18,9 @@ class StackError(Exception):
     """A problem the operator can fix; its message is one line that says what to do."""
 
 
+BATCH_NICE = 10  # the `nice` of batch services (see Service.nice)
+
+
 @dataclass(frozen=True)
 class Service:
     """One child process of the stack.
@@ -47,6 +50,10 @@ class Service:
     # False for a process that listens on no port of its own (the Dagster daemon): its
     # `port_setting` is only shown in `status`, and `up` does not demand that port be free.
     binds_port: bool = True
+    # Batch work (Dagster's daemon and the runs it launches, its UI, MLflow's UI) runs at a lower CPU
+    # priority than the hot path (bridge, Beam job, API), so on two cores a burst of runs never
+    # stretches an API answer or a reading's way to QuestDB.
+    nice: int = 0
 
     def port(self, settings: Settings) -> int:
         """The main port (the one `status` shows), read from the settings field `port_setting`."""

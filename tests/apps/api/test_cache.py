@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 
 import httpx
 from prometheus_client import REGISTRY
@@ -70,3 +72,41 @@ def test_a_hit_says_so_with_its_age(settings: Settings, api_get: Get) -> None:
     assert (first.headers["x-cache"], first.headers["age"]) == ("miss", "0")
     assert again.headers["x-cache"] == "hit" and int(again.headers["age"]) <= settings.api_cache_ttl_max_s
     assert again.json() == first.json()
+
+
+def _age(settings: Settings, key: str, fraction: float) -> None:
+    """Make the cached entry under `key` `fraction` of its freshness old (as time would), keeping its TTL."""
+    with redis_service.client(settings) as client:
+        entry = json.loads(client.get(key))
+        entry["stored_at"] -= entry["fresh_s"] * fraction
+        client.set(key, json.dumps(entry), px=client.pttl(key))
+
+
+async def _revalidating_burst(settings: Settings, token: str, path: str, n: int) -> list[httpx.Response]:
+    """`n` concurrent requests to an in-process API, then wait for the background reloads they started."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api", headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        responses = await asyncio.gather(*(client.get(path) for _ in range(n)))
+        await asyncio.gather(*app.state.cache.revalidating.values())
+        return responses
+
+
+def test_a_hit_near_expiry_is_answered_at_once_and_reloaded_once_in_the_background(
+    settings: Settings, api_get: Get, token: str,
+) -> None:
+    patient = settings.model_copy(update={"api_cache_ttl_min_s": 120.0, "api_cache_ttl_max_s": 120.0})
+    path = "/v1/facilities/fac-004/current"
+    api_get(path)  # the stack's API publishes the database epoch
+    key = evict(settings, "current:fac-004")
+    first = asyncio.run(_revalidating_burst(patient, token, path, 1))[0]
+    assert first.headers["x-cache"] == "miss"
+    _age(settings, key, 0.9)  # past the refresh-ahead point, still fresh
+    before = _queries("facility")
+    responses = asyncio.run(_revalidating_burst(patient, token, path, 200))
+    assert {r.headers["x-cache"] for r in responses} == {"hit"}  # nobody waited for the database
+    assert min(int(r.headers["age"]) for r in responses) >= 100
+    assert _queries("facility") - before == 1  # one background reload for the whole burst
+    with redis_service.client(settings) as client:
+        assert time.time() - json.loads(client.get(key))["stored_at"] < 60  # the entry was replaced

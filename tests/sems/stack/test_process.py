@@ -53,3 +53,19 @@ def _pgid(pid: int) -> int | None:
         return os.getpgid(pid)
     except ProcessLookupError:
         return None
+
+
+def test_a_batch_service_and_what_it_starts_run_at_lower_priority(tmp_path: Path) -> None:
+    child = "import os, subprocess, sys, time; " \
+        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); " \
+        "print('child', c.pid, flush=True); time.sleep(600)"
+    record = process.start("svc", [sys.executable, "-c", child], run_dir=tmp_path / "run",
+                           log_path=tmp_path / "svc.log", env=dict(os.environ), cwd=tmp_path, nice=10)
+    try:
+        wait_until(lambda: "child" in (tmp_path / "svc.log").read_text(), what="child started")
+        child_pid = int((tmp_path / "svc.log").read_text().split()[1])
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, record.pid) == min(ours + 10, 19)
+        assert os.getpriority(os.PRIO_PROCESS, child_pid) == min(ours + 10, 19)
+    finally:
+        process.stop(tmp_path / "run", "svc", timeout_s=5)
