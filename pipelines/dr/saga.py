@@ -12,7 +12,6 @@ facilities the update no longer names are restored; a cancellation releases (`re
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,11 +83,7 @@ class Saga:
                                         event["ends_at"], self.settings.dr_forecast_stale_after_s)
             plans = plan_facilities(request, forecasts, self.settings.dr_conservative_factor)
             for plan in plans:
-                conn.execute(text("UPDATE dr_event_facilities SET state = 'planned', target_reduction_kw = :t,"
-                                  " plan = CAST(:plan AS jsonb), forecast_quality = :q, updated_at = now()"
-                                  " WHERE event_id = :eid AND facility_id = :fid"),
-                             {"t": plan.target_kw, "plan": json.dumps(plan.as_json()), "q": plan.quality,
-                              "eid": event_id, "fid": plan.facility_id})
+                store.write_plan(conn, event_id, plan, "planned")
             degraded = {p.facility_id: p.quality for p in plans if p.quality != "model"}
             conn.execute(text("UPDATE dr_events SET planned_revision = revision WHERE event_id = :eid"),
                          {"eid": event_id})
@@ -108,11 +103,7 @@ class Saga:
                                         self.settings.dr_forecast_stale_after_s)
             plans = plan_facilities(request, forecasts, self.settings.dr_conservative_factor)
             for plan in plans:
-                conn.execute(text("UPDATE dr_event_facilities SET state = 'dispatching', target_reduction_kw = :t,"
-                                  " plan = CAST(:plan AS jsonb), forecast_quality = :q, plan_revision = :rev,"
-                                  " updated_at = now() WHERE event_id = :eid AND facility_id = :fid"),
-                             {"t": plan.target_kw, "plan": json.dumps(plan.as_json()), "q": plan.quality,
-                              "rev": revision, "eid": event_id, "fid": plan.facility_id})
+                store.write_plan(conn, event_id, plan, "dispatching", revision)
             conn.execute(text("UPDATE dr_event_facilities SET state = 'releasing', updated_at = now()"
                               " WHERE event_id = :eid AND facility_id = ANY(:ids)"), {"eid": event_id, "ids": dropped})
             conn.execute(text("UPDATE dr_events SET planned_revision = :rev WHERE event_id = :eid"),

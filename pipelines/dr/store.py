@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from pipelines.dr.plan import FacilityForecast, Quality
+from pipelines.dr.plan import FacilityForecast, FacilityPlan, Quality
 
 TERMINAL = ("completed", "failed", "compensated", "cancelled")
 
@@ -47,6 +47,17 @@ def move_facility(conn: Connection, event_id: str, facility_id: str, to: str, ac
                       " WHERE event_id = :eid AND facility_id = :fid"),
                  {"to": to, "error": error, "eid": event_id, "fid": facility_id})
     audit(conn, event_id, actor, f"{facility_id} -> {to}", facility_id=facility_id, error=error, **detail)
+
+
+def write_plan(conn: Connection, event_id: str, plan: FacilityPlan, state: str, revision: int | None = None) -> None:
+    """Record a facility's plan (target, device values, forecast quality) and move it to `state`; a re-plan names
+    the `revision` it was made for (the first plan leaves `plan_revision` empty)."""
+    conn.execute(text("UPDATE dr_event_facilities SET state = :state, target_reduction_kw = :t,"
+                      " plan = CAST(:plan AS jsonb), forecast_quality = :q,"
+                      " plan_revision = COALESCE(CAST(:rev AS integer), plan_revision), updated_at = now()"
+                      " WHERE event_id = :eid AND facility_id = :fid"),
+                 {"state": state, "t": plan.target_kw, "plan": json.dumps(plan.as_json()), "q": plan.quality,
+                  "rev": revision, "eid": event_id, "fid": plan.facility_id})
 
 
 def facility_states(conn: Connection, event_id: str) -> dict[str, dict[str, Any]]:
