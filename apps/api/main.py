@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from apps.api import problems
-from apps.api.observability import observe
+from apps.api.observability import Observe
 from apps.api.read_side import close_read_side, open_read_side
 from apps.api.routes import dr_events, facilities, health, jwks, metrics
 from sems import logs
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="SEMS API", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
-    app.middleware("http")(observe)
+    app.add_middleware(Observe)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(facilities.router)

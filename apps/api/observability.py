@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import Request, Response
+from fastapi import Request
 from prometheus_client import Counter, Histogram
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from apps.api.problems import problem
 from sems.logs import trace_context
@@ -32,23 +33,43 @@ def incoming_trace_id(request: Request) -> str | None:
     return given if _TRACE_ID.match(given) else None
 
 
-async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Middleware: run the request inside its trace context, log it, count it, echo the trace id."""
-    with trace_context(incoming_trace_id(request)) as trace_id:
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:
-            log.exception("unhandled error", extra={"fields": {"path": request.url.path}})
-            response = problem(500, "unexpected error; the log has the details under this trace id")
-        elapsed = time.perf_counter() - started
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        LATENCY.labels(request.method, route).observe(elapsed)
-        log.info(
-            "request",
-            extra={"fields": {"method": request.method, "path": request.url.path, "status": response.status_code,
-                              "duration_ms": round(elapsed * 1000, 1)}},
-        )
-        response.headers["x-trace-id"] = trace_id
-        return response
+class Observe:
+    """ASGI middleware: run each HTTP request inside its trace context, log it, count it, echo the trace id.
+
+    Plain ASGI rather than `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs every
+    request through an extra task and memory stream, a large share of a cached answer's cost.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        status, responded = 500, False
+        with trace_context(incoming_trace_id(request)) as trace_id:
+            started = time.perf_counter()
+
+            async def send_traced(message: Message) -> None:
+                nonlocal status, responded
+                if message["type"] == "http.response.start":
+                    status, responded = message["status"], True
+                    MutableHeaders(scope=message)["x-trace-id"] = trace_id
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_traced)
+            except Exception:
+                log.exception("unhandled error", extra={"fields": {"path": request.url.path}})
+                if responded:  # the answer is already on its way: nothing more can be sent
+                    raise
+                response = problem(500, "unexpected error; the log has the details under this trace id")
+                await response(scope, receive, send_traced)
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(request.method, route, str(status)).inc()
+            LATENCY.labels(request.method, route).observe(elapsed)
+            log.info("request", extra={"fields": {"method": request.method, "path": request.url.path,
+                                                  "status": status, "duration_ms": round(elapsed * 1000, 1)}})
