@@ -77,3 +77,18 @@ def test_database_down_gives_503_problems_not_tracebacks(settings: Settings, tok
         events = client.get("/v1/facilities/fac-001/dr-events", headers={"Authorization": f"Bearer {token}"})
         assert events.status_code == 503
         assert "PostgreSQL" in events.json()["detail"] and int(events.headers["retry-after"]) >= 1
+
+
+def test_an_unhandled_error_is_a_500_problem_with_the_trace_id(settings: Settings) -> None:
+    app = create_app(settings)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug of ours")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom", headers={"x-trace-id": "trace-of-the-bug"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-trace-id"] == "trace-of-the-bug"
+    assert "a bug of ours" not in response.text  # details stay in the log, under the trace id
