@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pipelines.dr import store
 from pipelines.dr.notify import ManagerNotifier
 from pipelines.dr.saga import Saga
 from sems.bms.gateway import BmsGateway
@@ -19,6 +20,8 @@ def saga_for(settings: Settings) -> Iterator[Saga]:
     # connections that a busy database never makes a healthy facility time out waiting for the pool.
     engine = postgres.engine(settings, pool_size=max(5, min(settings.bms_max_parallel_facilities, 64) // 4))
     try:
-        yield Saga(settings, engine, BmsGateway(settings), ManagerNotifier(settings, engine))
+        with engine.connect() as conn:
+            addresses = store.bms_addresses(conn)
+        yield Saga(settings, engine, BmsGateway(settings, addresses=addresses), ManagerNotifier(settings, engine))
     finally:
         engine.dispose()

@@ -25,6 +25,11 @@ def audit(conn: Connection, event_id: str, actor: str, transition: str, **detail
                   "detail": json.dumps(detail, default=str)})
 
 
+def bms_addresses(conn: Connection) -> dict[str, str]:
+    """The facilities whose BMS has an address of its own (`facilities.bms_url`)."""
+    return dict(conn.execute(text("SELECT facility_id, bms_url FROM facilities WHERE bms_url IS NOT NULL")).all())
+
+
 def load_event(conn: Connection, event_id: str) -> dict[str, Any] | None:
     row = conn.execute(text("SELECT * FROM dr_events WHERE event_id = :eid"), {"eid": event_id}).first()
     return None if row is None else dict(row._mapping)

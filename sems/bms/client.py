@@ -1,8 +1,8 @@
 """One facility's BMS over SOAP (zeep), with connect and read timeouts and typed errors.
 
-The contract is `bms.wsdl` in this package; the address comes from the settings
-(`bms_url_template`, or the local simulator at `/bms/<facility_id>`). Errors are mapped to
-three kinds the gateway treats differently: a timeout (counts against the breaker and is
+The contract is `bms.wsdl` in this package; the address is the facility's own (`facilities.bms_url`)
+or comes from the settings (`bms_url_template`, or the local simulator at `/bms/<facility_id>`).
+Errors are mapped to three kinds the gateway treats differently: a timeout (counts against the breaker and is
 retried), an unavailable BMS (HTTP 5xx, refused connection: retried) and a rejection (a
 SOAP fault: the BMS answered no, retrying would not change that).
 """
@@ -49,7 +49,10 @@ class CommandReceipt:
     value: float | None = None
 
 
-def bms_address(settings: Settings, facility_id: str) -> str:
+def bms_address(settings: Settings, facility_id: str, own: str | None = None) -> str:
+    """The facility's own address if it has one, else the settings' template or the local simulator."""
+    if own:
+        return own
     if settings.bms_url_template:
         return settings.bms_url_template.format(facility_id=facility_id)
     return f"http://{settings.host}:{settings.bms_port}/bms/{facility_id}"
@@ -58,13 +61,13 @@ def bms_address(settings: Settings, facility_id: str) -> str:
 class BmsClient:
     """The BMS of one facility: set points with an idempotency key, read status and point values."""
 
-    def __init__(self, settings: Settings, facility_id: str) -> None:
+    def __init__(self, settings: Settings, facility_id: str, address: str | None = None) -> None:
         self.facility_id = facility_id
         # requests takes (connect, read): a dead host fails in 10 s, a hung BMS in 20 s (S2).
         transport = Transport(timeout=settings.bms_connect_timeout_s,
                               operation_timeout=(settings.bms_connect_timeout_s, settings.bms_read_timeout_s))
         self._client = zeep.Client(str(WSDL), transport=transport)
-        self._service = self._client.create_service(BINDING, bms_address(settings, facility_id))
+        self._service = self._client.create_service(BINDING, bms_address(settings, facility_id, address))
 
     def set_point(self, point: Point, value: float, *, idempotency_key: str, trace_id: str) -> CommandReceipt:
         """Command `point = value`; the same key again is applied at most once by the BMS."""

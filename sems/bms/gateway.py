@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -30,8 +30,10 @@ BMS_CALLS = Counter("sems_bms_calls_total", "BMS SOAP calls by facility and outc
 class BmsGateway:
     """Guarded access to the BMS of every facility; breakers live as long as the gateway."""
 
-    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep,
+                 addresses: Mapping[str, str] | None = None) -> None:
         self.settings = settings
+        self._addresses = dict(addresses or {})  # facilities with a BMS address of their own
         self._sleep = sleep
         self._lock = threading.Lock()
         self._clients: dict[str, BmsClient] = {}
@@ -79,7 +81,8 @@ class BmsGateway:
     def _client(self, facility_id: str) -> BmsClient:
         with self._lock:
             if facility_id not in self._clients:
-                self._clients[facility_id] = BmsClient(self.settings, facility_id)
+                self._clients[facility_id] = BmsClient(self.settings, facility_id,
+                                                       self._addresses.get(facility_id))
             return self._clients[facility_id]
 
     def _bulkhead(self, facility_id: str) -> threading.BoundedSemaphore:
