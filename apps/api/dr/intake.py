@@ -48,34 +48,70 @@ def accept(engine: Engine, delivery: Delivery, request: DrRequest) -> dict[str, 
             return answer
 
 
+# One round trip decides: claim the delivery id, and read the stored answer, the event's owner and
+# revision and the unknown facilities. (Each round trip is a wait for the CPU on a busy machine.)
+_DECIDE = text("""
+WITH delivery AS (
+    INSERT INTO dr_webhook_deliveries (webhook_id, utility_id, event_id, revision)
+    VALUES (:wid, :uid, :eid, :rev) ON CONFLICT DO NOTHING RETURNING webhook_id)
+SELECT EXISTS (SELECT 1 FROM delivery) AS fresh,
+       (SELECT answer FROM dr_inbox WHERE event_id = :eid AND revision = :rev) AS answer,
+       e.utility_id AS owner, e.revision AS stored_revision,
+       ARRAY(SELECT f FROM unnest(CAST(:ids AS text[])) AS f
+             WHERE NOT EXISTS (SELECT 1 FROM facilities WHERE facility_id = f)) AS unknown
+FROM (SELECT 1) AS one LEFT JOIN dr_events e ON e.event_id = :eid""")
+
+_NEW_EVENT = ("INSERT INTO dr_events (event_id, utility_id, revision, status, starts_at, ends_at, target_reduction_kw,"
+              " payload, request, callback_url) VALUES (:eid, :uid, :rev, 'received', :start, :end, :target,"
+              " CAST(:payload AS jsonb), CAST(:request AS jsonb), :callback)")
+# An update is honoured for the window and targets; a saga already past planning keeps its commands
+# and ends at the new end time (see docs/demand-response.md).
+_UPDATED_EVENT = ("UPDATE dr_events SET revision = :rev, starts_at = :start, ends_at = :end,"
+                  " target_reduction_kw = :target, payload = CAST(:payload AS jsonb),"
+                  " request = CAST(:request AS jsonb), callback_url = COALESCE(:callback, callback_url),"
+                  " updated_at = now() WHERE event_id = :eid")
+_CANCELLED_EVENT = "UPDATE dr_events SET revision = :rev, updated_at = now() WHERE event_id = :eid"
+# The rest of the write in one statement: foreign keys are checked at its end, after the event row exists.
+_RECORD = """
+WITH event AS ({event}),
+     targets AS (
+         INSERT INTO dr_event_facilities (event_id, facility_id, state)
+         SELECT :eid, f, 'received' FROM unnest(CAST(:ids AS text[])) AS f ON CONFLICT DO NOTHING),
+     audit AS (
+         INSERT INTO dr_audit_log (event_id, actor, transition, detail)
+         VALUES (:eid, 'webhook', :transition, CAST(:detail AS jsonb)))
+INSERT INTO dr_inbox (event_id, revision, payload, trace_id, utility_id, operation, answer)
+VALUES (:eid, :rev, CAST(:payload AS jsonb), :trace, :uid, :op, CAST(:answer AS jsonb))"""
+
+
 def _accept(conn: Connection, delivery: Delivery, request: DrRequest) -> dict[str, Any]:
-    fresh = conn.execute(text(
-        "INSERT INTO dr_webhook_deliveries (webhook_id, utility_id, event_id, revision) "
-        "VALUES (:wid, :uid, :eid, :rev) ON CONFLICT DO NOTHING RETURNING webhook_id"
-    ), {"wid": delivery.webhook_id, "uid": delivery.utility_id, "eid": request.event_id,
-        "rev": request.revision}).first()
-    if fresh is None:
+    state = conn.execute(_DECIDE, {"wid": delivery.webhook_id, "uid": delivery.utility_id, "eid": request.event_id,
+                                   "rev": request.revision, "ids": request.facility_ids}).one()
+    if not state.fresh:
         raise IntakeRefused(409, f"webhook-id {delivery.webhook_id} was already delivered: replay refused",
                             status_url=f"/v1/dr/events/{request.event_id}")
-    stored = _stored_answer(conn, request)
-    if stored is not None:
-        return stored
-    current = conn.execute(text("SELECT utility_id, revision FROM dr_events WHERE event_id = :eid"),
-                           {"eid": request.event_id}).first()
-    if current is not None and current.utility_id != delivery.utility_id:
+    if state.answer is not None:
+        return dict(state.answer)
+    if state.owner is not None and state.owner != delivery.utility_id:
         raise IntakeRefused(403, f"event {request.event_id} belongs to another utility")
-    if current is not None and current.revision > request.revision:
-        raise IntakeRefused(409, f"revision {request.revision} is older than the stored {current.revision}")
-    _check_facilities(conn, request.facility_ids)
-    _upsert_event(conn, delivery, request, is_new=current is None)
+    if state.stored_revision is not None and state.stored_revision > request.revision:
+        raise IntakeRefused(409, f"revision {request.revision} is older than the stored {state.stored_revision}")
+    if state.unknown:
+        unknown = [f for f in request.facility_ids if f in set(state.unknown)]
+        raise IntakeRefused(422, f"unknown facility id(s): {', '.join(unknown[:20])}", unknown_facilities=unknown)
     answer = {"event_id": request.event_id, "revision": request.revision, "operation": request.operation,
               "status_url": f"/v1/dr/events/{request.event_id}"}
-    conn.execute(text(
-        "INSERT INTO dr_inbox (event_id, revision, payload, trace_id, utility_id, operation, answer) "
-        "VALUES (:eid, :rev, CAST(:payload AS jsonb), :trace, :uid, :op, CAST(:answer AS jsonb))"
-    ), {"eid": request.event_id, "rev": request.revision, "payload": json.dumps(delivery.document),
-        "trace": delivery.trace_id, "uid": delivery.utility_id, "op": request.operation,
-        "answer": json.dumps(answer)})
+    event = _NEW_EVENT if state.owner is None else _UPDATED_EVENT if request.operation == "upsert" else _CANCELLED_EVENT
+    conn.execute(text(_RECORD.format(event=event)), {
+        "eid": request.event_id, "uid": delivery.utility_id, "rev": request.revision, "start": request.starts_at,
+        "end": request.ends_at, "target": request.target_reduction_kw or 0.0,
+        "payload": json.dumps(delivery.document), "request": request.model_dump_json(),
+        "callback": request.callback_url, "ids": request.facility_ids, "trace": delivery.trace_id,
+        "op": request.operation, "answer": json.dumps(answer),
+        "transition": f"{request.operation} revision {request.revision}",
+        "detail": json.dumps({"webhook_id": delivery.webhook_id, "utility_id": delivery.utility_id,
+                              "trace_id": delivery.trace_id}),
+    })
     return answer
 
 
@@ -83,43 +119,3 @@ def _stored_answer(conn: Connection, request: DrRequest) -> dict[str, Any] | Non
     row = conn.execute(text("SELECT answer FROM dr_inbox WHERE event_id = :eid AND revision = :rev"),
                        {"eid": request.event_id, "rev": request.revision}).first()
     return None if row is None else dict(row.answer)
-
-
-def _check_facilities(conn: Connection, facility_ids: list[str]) -> None:
-    known = {r.facility_id for r in conn.execute(
-        text("SELECT facility_id FROM facilities WHERE facility_id = ANY(:ids)"), {"ids": facility_ids})}
-    unknown = [f for f in facility_ids if f not in known]
-    if unknown:
-        raise IntakeRefused(422, f"unknown facility id(s): {', '.join(unknown[:20])}", unknown_facilities=unknown)
-
-
-def _upsert_event(conn: Connection, delivery: Delivery, request: DrRequest, *, is_new: bool) -> None:
-    params = {"eid": request.event_id, "uid": delivery.utility_id, "rev": request.revision,
-              "start": request.starts_at, "end": request.ends_at, "target": request.target_reduction_kw or 0.0,
-              "payload": json.dumps(delivery.document), "request": request.model_dump_json(),
-              "callback": request.callback_url}
-    if is_new:
-        conn.execute(text(
-            "INSERT INTO dr_events (event_id, utility_id, revision, status, starts_at, ends_at, target_reduction_kw,"
-            " payload, request, callback_url) VALUES (:eid, :uid, :rev, 'received', :start, :end, :target,"
-            " CAST(:payload AS jsonb), CAST(:request AS jsonb), :callback)"), params)
-    elif request.operation == "upsert":
-        # An update is honoured for the window and targets; a saga already past planning keeps its commands
-        # and ends at the new end time (see docs/demand-response.md).
-        conn.execute(text(
-            "UPDATE dr_events SET revision = :rev, starts_at = :start, ends_at = :end, target_reduction_kw = :target,"
-            " payload = CAST(:payload AS jsonb), request = CAST(:request AS jsonb),"
-            " callback_url = COALESCE(:callback, callback_url), updated_at = now() WHERE event_id = :eid"), params)
-    else:
-        conn.execute(text("UPDATE dr_events SET revision = :rev, updated_at = now() WHERE event_id = :eid"), params)
-    conn.execute(text(
-        "INSERT INTO dr_event_facilities (event_id, facility_id, state) SELECT :eid, f, 'received'"
-        " FROM unnest(CAST(:ids AS text[])) AS f ON CONFLICT DO NOTHING"), {"eid": request.event_id,
-                                                                            "ids": request.facility_ids})
-    conn.execute(text(
-        "INSERT INTO dr_audit_log (event_id, actor, transition, detail) VALUES (:eid, 'webhook', :transition,"
-        " CAST(:detail AS jsonb))"), {"eid": request.event_id,
-                                      "transition": f"{request.operation} revision {request.revision}",
-                                      "detail": json.dumps({"webhook_id": delivery.webhook_id,
-                                                            "utility_id": delivery.utility_id,
-                                                            "trace_id": delivery.trace_id})})
