@@ -95,3 +95,18 @@ def test_a_hung_bms_does_not_delay_the_others(settings: Settings, inject_fault: 
     assert all(isinstance(results[f], float) for f in healthy)
     # Every healthy facility answered before the hung one gave up: none waited behind it.
     assert max(finished[f] for f in healthy) < finished["fac-001"]
+
+
+def test_a_facility_with_its_own_bms_address_is_called_there(settings: Settings) -> None:
+    # `site-x` is no simulator facility: only its own address (fac-004's endpoint here) can answer for it.
+    own = f"http://{settings.host}:{settings.bms_port}/bms/fac-004"
+    gateway = BmsGateway(settings, addresses={"site-x": own})
+    fac_004, key = BmsClient(settings, "fac-004"), f"test-{uuid.uuid4().hex}"
+    prior = fac_004.point_values()["lighting_level"]
+    try:
+        gateway.call("site-x", lambda c: c.set_point("lighting_level", 0.9, idempotency_key=key, trace_id="t"))
+        assert fac_004.command_status(key, trace_id="t").status == "applied"
+    finally:
+        fac_004.set_point("lighting_level", prior, idempotency_key=f"{key}/restore", trace_id="t")
+    with pytest.raises(BmsUnavailable):
+        BmsGateway(_fast(settings, bms_retries=0)).call("site-x", lambda c: c.point_values())
