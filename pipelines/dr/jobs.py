@@ -2,10 +2,11 @@
 `dr_report_delivery` (POST due reports to the utilities) and `dr_reconciliation` (re-check recorded reductions).
 
 Each is one op around plain functions that keep their state in PostgreSQL: re-executing a
-failed run resumes where it stopped.
+failed run resumes where it stopped. One op needs no process of its own: the op runs in the run's
+process (`in_process_executor`), so a dispatch does not pay for a second interpreter and its imports.
 """
 
-from dagster import Config, Failure, MetadataValue, OpExecutionContext, job, op
+from dagster import Config, Failure, MetadataValue, OpExecutionContext, in_process_executor, job, op
 from sqlalchemy import text
 
 from pipelines.dr.report import deliver, enqueue
@@ -55,11 +56,15 @@ def release_dr_event(context: OpExecutionContext, config: ReleaseConfig, postgre
     context.log.info(f"DR event {config.event_id} released ({config.reason}): {status}")
     return status
 
-@job(tags={"domain": "demand_response"})
+# Dispatch and release leave the run queue before anything else waiting there (a utility's clock is running).
+URGENT = {"domain": "demand_response", "dagster/priority": "10"}
+
+
+@job(tags=URGENT, executor_def=in_process_executor)
 def dr_dispatch() -> None:
     dispatch_dr_event()
 
-@job(tags={"domain": "demand_response"})
+@job(tags=URGENT, executor_def=in_process_executor)
 def dr_release() -> None:
     release_dr_event()
 
@@ -78,7 +83,7 @@ def deliver_dr_reports(context: OpExecutionContext, postgres: PostgresResource) 
     context.add_output_metadata({"acknowledged": delivered, "unacknowledged": int(waiting)})
     return delivered
 
-@job(tags={"domain": "demand_response"})
+@job(tags={"domain": "demand_response"}, executor_def=in_process_executor)
 def dr_report_delivery() -> None:
     deliver_dr_reports()
 
@@ -111,6 +116,6 @@ def reconcile_dr_events(context: OpExecutionContext, config: ReconciliationConfi
     context.add_output_metadata(metadata)
     return len(events)
 
-@job(tags={"domain": "demand_response"})
+@job(tags={"domain": "demand_response"}, executor_def=in_process_executor)
 def dr_reconciliation() -> None:
     reconcile_dr_events()

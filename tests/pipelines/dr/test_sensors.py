@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 from dagster import SensorResult, SkipReason, build_sensor_context
@@ -64,8 +66,8 @@ def test_sensor_reads_the_inbox_and_advances_its_cursor(settings: Settings, engi
         r.tags["dr/event_id"] not in (upcoming, cancelled) for r in quiet.run_requests or [])
 
 
-def test_definitions_carry_the_dr_jobs_sensors_and_the_daily_reconciliation() -> None:
-    from pipelines.definitions import defs
+def test_the_dr_code_location_carries_the_dr_jobs_sensors_and_the_daily_reconciliation() -> None:
+    from pipelines.dr.definitions import defs
 
     assert {"dr_dispatch", "dr_release", "dr_report_delivery", "dr_reconciliation"} <= {
         j.name for j in defs.resolve_all_job_defs()}
@@ -73,3 +75,12 @@ def test_definitions_carry_the_dr_jobs_sensors_and_the_daily_reconciliation() ->
     assert defs.get_sensor_def("dr_outbox_sensor").job_name == "dr_report_delivery"
     schedule = defs.get_schedule_def("dr_reconciliation_daily")
     assert (schedule.job_name, schedule.cron_schedule) == ("dr_reconciliation", "30 4 * * *")
+    # One op per job, run in the run's own process: a dispatch does not start a second interpreter.
+    assert all(j.executor_def.name == "in_process" for j in defs.resolve_all_job_defs() if j.name.startswith("dr_"))
+
+
+def test_the_dr_code_location_imports_none_of_the_forecasting_stack() -> None:
+    code = ("import sys, pipelines.dr.definitions; "
+            "print(sorted({'xgboost', 'mlflow', 'sklearn', 'pandas', 'assets'} & set(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert loaded.stdout.strip() == "[]", loaded.stderr
