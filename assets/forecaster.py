@@ -65,6 +65,9 @@ def _log(result: backtest.BacktestResult, train_days: int, rounds: int) -> None:
                        **{k: str(v) for k, v in result.model.params.items()}})
     mlflow.log_metrics({f"{method}_{name}": value for method, values in result.metrics.items()
                         for name, value in values.items()})
+    calibration = result.model.calibration  # CQR: also stored in the booster (attribute cqr_margin)
+    mlflow.log_params({k: calibration[k] for k in ("calibration_days", "target_coverage") if k in calibration})
+    mlflow.log_metrics({k: calibration[k] for k in ("cqr_margin", "calibration_raw_coverage") if k in calibration})
     mlflow.log_dict(result.model.importance(), "feature_importance.json")
     mlflow.log_figure(_backtest_figure(result), "backtest.png")
 

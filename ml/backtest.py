@@ -63,9 +63,13 @@ def _with_bands(rows: pl.DataFrame, method: str, train_end: datetime) -> pl.Data
 
 def run(
     load: pl.DataFrame, weather: pl.DataFrame, facilities: pl.DataFrame, *,
-    train_days: int, rounds: int = 200, params: dict[str, Any] | None = None,
+    train_days: int, rounds: int = 200, params: dict[str, Any] | None = None, calibration_days: int = 7,
 ) -> BacktestResult:
-    """Train on the first `train_days` days, forecast each following whole day; scores per method."""
+    """Train on the first `train_days` days, forecast each following whole day; scores per method.
+
+    The model's band is calibrated on the last `calibration_days` of the training days
+    (`ml.quantile.train`), never on the days it is scored on.
+    """
     load = load.drop_nulls("kw").sort("facility_id", "ts")
     first: datetime = load["ts"].min().replace(hour=0, minute=0, second=0, microsecond=0)  # type: ignore
     train_end = first + timedelta(days=train_days)
@@ -73,7 +77,8 @@ def run(
     if last_day <= train_end:
         raise ValueError(f"no whole day after the {train_days} training days to backtest on")
     rows = features.build(load, load, weather, facilities)
-    model = train(rows.filter(pl.col("ts") < train_end), rounds=rounds, **(params or {}))
+    model = train(rows.filter(pl.col("ts") < train_end), rounds=rounds, calibration_days=calibration_days,
+                  **(params or {}))
     scored = model.predict(rows).rename({"p10": "model_p10", "p50": "model_p50", "p90": "model_p90"})
     scored = scored.join(baseline_medians(load, rows, facilities), on=["facility_id", "ts"], how="left")
     for method in METHODS[1:]:
