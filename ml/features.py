@@ -20,7 +20,8 @@ COMFORT_LOW_C, COMFORT_HIGH_C = 16.0, 22.0  # degree-hours are counted outside t
 FEATURES = [
     "lag_1d", "lag_7d", "lag_14d", "lag_21d", "lag_28d", "avg_4w", "roll_mean_1d", "roll_max_1d", "roll_std_7d",
     "hour", "weekday", "is_weekend", "is_holiday",
-    "temp_c", "humidity_pct", "cooling_dh", "heating_dh", "contract_demand_kw", "latitude",
+    "temp_c", "humidity_pct", "cooling_dh", "heating_dh", "cooling_dh_x_avg_4w", "heating_dh_x_avg_4w",
+    "contract_demand_kw", "latitude",
 ]
 FACILITY_COLUMNS = ["facility_id", "country", "timezone", "contract_demand_kw", "latitude"]
 
@@ -75,9 +76,26 @@ def _calendar(steps: pl.DataFrame, facilities: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts) if parts else steps
 
 
-def quarter_hourly_weather(weather: pl.DataFrame) -> pl.DataFrame:
-    """Hourly weather per facility carried onto quarter-hours (the hour's value for its four slots)."""
-    return weather.select("facility_id", pl.col("ts").dt.truncate("1h").alias("hour"), "temp_c", "humidity_pct")
+def weather_at(rows: pl.DataFrame, weather: pl.DataFrame) -> pl.DataFrame:
+    """rows + temp_c, humidity_pct: hourly weather interpolated linearly to each step's minute.
+
+    Temperature moves by degrees within an hour in the morning; carrying the hour's value to
+    its four quarter-hours put that error into the HVAC term. Two joins (the hour and the
+    next), no upsampling, so hourly training rows cost no more than before. The last hour of
+    the weather, without a next one, is carried.
+    """
+    hourly = weather.select("facility_id", pl.col("ts").dt.truncate("1h"), "temp_c", "humidity_pct").unique(
+        ["facility_id", "ts"], keep="last")
+    following = hourly.select("facility_id", pl.col("ts") - timedelta(hours=1),
+                              pl.col("temp_c").alias("temp_next"), pl.col("humidity_pct").alias("humidity_next"))
+    keyed = rows.with_columns(_hour=pl.col("ts").dt.truncate("1h"))
+    joined = keyed.join(hourly.rename({"ts": "_hour"}), on=["facility_id", "_hour"], how="left").join(
+        following.rename({"ts": "_hour"}), on=["facility_id", "_hour"], how="left")
+    share = (pl.col("ts") - pl.col("_hour")).dt.total_minutes() / 60
+    return joined.with_columns(
+        temp_c=pl.col("temp_c") + share * (pl.col("temp_next") - pl.col("temp_c")).fill_null(0.0),
+        humidity_pct=pl.col("humidity_pct") + share * (pl.col("humidity_next") - pl.col("humidity_pct")).fill_null(0.0),
+    ).drop("_hour", "temp_next", "humidity_next")
 
 
 def build(steps: pl.DataFrame, load: pl.DataFrame, weather: pl.DataFrame, facilities: pl.DataFrame) -> pl.DataFrame:
@@ -89,12 +107,13 @@ def build(steps: pl.DataFrame, load: pl.DataFrame, weather: pl.DataFrame, facili
     # The review's fallback (same weekday, four-week mean) as a feature: the model starts from it.
     rows = rows.with_columns(avg_4w=pl.mean_horizontal("lag_7d", "lag_14d", "lag_21d", "lag_28d"))
     rows = rows.join(_rolling(y), on=["facility_id", "ts"], how="left")
-    rows = rows.with_columns(hour_key=pl.col("ts").dt.truncate("1h")).join(
-        quarter_hourly_weather(weather), left_on=["facility_id", "hour_key"], right_on=["facility_id", "hour"],
-        how="left").drop("hour_key")
-    rows = rows.with_columns(
+    rows = weather_at(rows, weather).with_columns(
         cooling_dh=(pl.col("temp_c") - COMFORT_HIGH_C).clip(lower_bound=0),
         heating_dh=(COMFORT_LOW_C - pl.col("temp_c")).clip(lower_bound=0),
+    ).with_columns(
+        # HVAC draws more when the building is in use: degree-hours times the slot's usual load.
+        cooling_dh_x_avg_4w=pl.col("cooling_dh") * pl.col("avg_4w"),
+        heating_dh_x_avg_4w=pl.col("heating_dh") * pl.col("avg_4w"),
     ).join(facilities.select("facility_id", "contract_demand_kw", "latitude"), on="facility_id", how="left")
     rows = _calendar(rows, facilities.select(FACILITY_COLUMNS))
     return rows.join(y, on=["facility_id", "ts"], how="left").sort("facility_id", "ts")
