@@ -102,11 +102,14 @@ def test_a_hit_near_expiry_is_answered_at_once_and_reloaded_once_in_the_backgrou
     key = evict(settings, "current:fac-004")
     first = asyncio.run(_revalidating_burst(patient, token, path, 1))[0]
     assert first.headers["x-cache"] == "miss"
-    _age(settings, key, 0.9)  # past the refresh-ahead point, still fresh
-    before = _queries("facility")
-    responses = asyncio.run(_revalidating_burst(patient, token, path, 200))
-    assert {r.headers["x-cache"] for r in responses} == {"hit"}  # nobody waited for the database
-    assert min(int(r.headers["age"]) for r in responses) >= 100
-    assert _queries("facility") - before == 1  # one background reload for the whole burst
-    with redis_service.client(settings) as client:
-        assert time.time() - json.loads(client.get(key))["stored_at"] < 60  # the entry was replaced
+    try:
+        _age(settings, key, 0.9)  # past the refresh-ahead point, still fresh
+        before = _queries("facility")
+        responses = asyncio.run(_revalidating_burst(patient, token, path, 200))
+        assert {r.headers["x-cache"] for r in responses} == {"hit"}  # nobody waited for the database
+        assert min(int(r.headers["age"]) for r in responses) >= 100
+        assert _queries("facility") - before == 1  # one background reload for the whole burst
+        with redis_service.client(settings) as client:
+            assert time.time() - json.loads(client.get(key))["stored_at"] < 60  # the entry was replaced
+    finally:
+        evict(settings, "current:fac-004")  # its 120 s freshness must not outlive this test
