@@ -67,15 +67,21 @@ class ProblemDocument(BaseModel):
     trace_id: str | None = None
 
 
-def _documented(description: str) -> dict[str, Any]:
-    return {"description": description, "model": ProblemDocument, "content": {PROBLEM_JSON: {}}}
+def documented(description: str) -> dict[str, Any]:
+    """An OpenAPI `responses` entry: a problem document with this description.
+
+    `model` registers the component (FastAPI also lists it under application/json); the schema is stated
+    under the content type the API really answers with.
+    """
+    schema = {"$ref": f"#/components/schemas/{ProblemDocument.__name__}"}
+    return {"description": description, "model": ProblemDocument, "content": {PROBLEM_JSON: {"schema": schema}}}
 
 
 # What every authenticated read may answer besides 200, as documented in the OpenAPI spec.
 READ_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: _documented("missing, malformed, expired, not yet valid or wrongly signed token; wrong issuer or audience"),
-    403: _documented("the token's facility_ids claim does not include this facility"),
-    404: _documented("no such facility"),
-    422: _documented("the request is not valid"),
-    503: _documented("neither the cache nor the database can answer; see Retry-After"),
+    401: documented("missing, malformed, expired, not yet valid or wrongly signed token; wrong issuer or audience"),
+    403: documented("the token's facility_ids claim does not include this facility"),
+    404: documented("no such facility"),
+    422: documented("the request is not valid"),
+    503: documented("neither the cache nor the database can answer; see Retry-After"),
 }

@@ -16,6 +16,8 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from apps.api.dr.payloads import DrRequest
 
 REVISION_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+# Revisions are stored as PostgreSQL integers: 2 x seconds since the epoch (+1) must stay below 2**31.
+REVISION_END = REVISION_EPOCH + timedelta(seconds=2**30 - 1)
 FACILITY_TARGET_TYPES = ("RESOURCE_NAME", "VEN_NAME")
 PAYLOAD_TYPES = ("SIMPLE", "IMPORT_CAPACITY_LIMIT")
 
@@ -53,6 +55,9 @@ class Event(BaseModel):
 
     @model_validator(mode="after")
     def _meaningful(self) -> Event:
+        if not REVISION_EPOCH <= self.modificationDateTime < REVISION_END:
+            raise ValueError(f"modificationDateTime must be from {REVISION_EPOCH:%Y-%m-%d} to before "
+                             f"{REVISION_END:%Y-%m-%d} (the revision is derived from it)")
         if not self.facility_ids():
             raise ValueError(f"targets name no facility (types {', '.join(FACILITY_TARGET_TYPES)})")
         kinds = {p.type for i in self.intervals for p in i.payloads}

@@ -21,16 +21,18 @@ from apps.api.deps import EngineDep, SettingsDep
 from apps.api.dr import signatures
 from apps.api.dr.intake import Delivery, IntakeRefused, accept
 from apps.api.dr.notices import facility_notices
+from apps.api.dr.openapi import WEBHOOK_BODY, WEBHOOK_RESPONSES
 from apps.api.dr.payloads import parse
 from apps.api.dr.status import event_status
-from apps.api.problems import READ_PROBLEMS, problem
+from apps.api.problems import READ_PROBLEMS, documented, problem
 from apps.api.readmodel import FACILITY_ID
 from sems.logs import current_trace_id
 
 router = APIRouter(prefix="/v1/dr", tags=["demand response"])
 
 
-@router.post("/events", status_code=202)
+@router.post("/events", status_code=202, response_model=None, responses=WEBHOOK_RESPONSES,
+             openapi_extra=WEBHOOK_BODY)
 async def receive_event(request: Request, settings: SettingsDep, engine: EngineDep) -> Response:
     """Accept a signed DR event (OpenADR 3 notification or plain JSON); 202 with its status URL."""
     limit = settings.dr_webhook_max_bytes
@@ -61,7 +63,7 @@ async def receive_event(request: Request, settings: SettingsDep, engine: EngineD
     return JSONResponse(answer, status_code=202, headers={"Location": answer["status_url"]})
 
 
-@router.get("/events/{event_id}")
+@router.get("/events/{event_id}", responses={404: documented("no such event"), 503: WEBHOOK_RESPONSES[503]})
 def get_event(event_id: str, engine: EngineDep) -> Any:
     """The event's saga state, per-facility states, BMS commands and audit trail."""
     status = event_status(engine, event_id)

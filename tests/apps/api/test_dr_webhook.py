@@ -37,7 +37,7 @@ def _plain(**overrides: Any) -> dict[str, Any]:
             "target_reduction_kw": 80.0, **overrides}
 
 
-def _openadr(event_id: str, operation: str = "POST", modified: str = "2026-06-01T12:00:00Z") -> dict[str, Any]:
+def _openadr(event_id: str, operation: str = "POST", modified: str | int = "2026-06-01T12:00:00Z") -> dict[str, Any]:
     return {"objectType": "EVENT", "operation": operation, "object": {
         "id": event_id, "objectType": "EVENT", "programID": "peak-rebate", "modificationDateTime": modified,
         "intervalPeriod": {"start": "2026-06-02T17:00:00Z", "duration": "PT30M"},
@@ -132,6 +132,14 @@ def test_openadr3_without_facility_targets_is_refused(settings: Settings) -> Non
     document = _openadr("oadr-bad-level")
     document["object"]["intervals"][0]["payloads"] = [{"type": "SIMPLE", "values": [7]}]
     _assert_problem(_post(settings, document), 422, "SIMPLE levels must be 0, 1, 2 or 3")
+
+
+def test_openadr3_modification_time_outside_the_revision_range_is_refused_not_a_server_error(
+        settings: Settings) -> None:
+    # The revision is 2 x seconds since 2024-01-01: 1970 (a Unix 0) or 2100 would not fit PostgreSQL's integer.
+    for modified in (0, "2023-12-31T23:59:59Z", "2100-01-01T00:00:00Z"):
+        document = _openadr(f"oadr-{uuid.uuid4().hex[:12]}", modified=modified)
+        _assert_problem(_post(settings, document), 422, "modificationDateTime must be from 2024-01-01")
 
 
 def test_unknown_event_is_a_404_problem(settings: Settings) -> None:

@@ -2,8 +2,9 @@
 
 The spec comes from the application code (no network at collection); the calls go over HTTP
 to the stack's API service. Reads carry a token for every demo facility. The DR webhook is
-fuzzed too, with every generated request signed the way a utility signs it (Standard Webhooks,
-the stack's secret) so the fuzz reaches parsing and intake instead of stopping at the signature.
+fuzzed from the body forms its spec documents (and checked against the refusals it documents),
+with every generated request signed the way a utility signs it (Standard Webhooks, the stack's
+secret) so the fuzz reaches parsing and intake instead of stopping at the signature.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ from typing import Any
 import hypothesis
 import requests
 import schemathesis
-from pydantic import TypeAdapter
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from apps.api.dr.openadr import Notification
 from apps.api.dr.payloads import PlainEvent
@@ -27,22 +32,7 @@ from sems.settings import Settings, get_settings
 
 WEBHOOK = "/v1/dr/events"
 
-
-def _spec() -> dict[str, Any]:
-    """The app's spec, with the webhook's body described by the models it is parsed with.
-
-    The route reads the raw body (it must verify the signature over the exact bytes), so FastAPI
-    cannot document it; without a schema schemathesis would only ever send an empty body.
-    """
-    spec = create_app(get_settings()).openapi()
-    body = TypeAdapter(PlainEvent | Notification).json_schema(ref_template="#/components/schemas/{model}")
-    spec.setdefault("components", {}).setdefault("schemas", {}).update(body.pop("$defs", {}))
-    content = {"application/json": {"schema": body}}
-    spec["paths"][WEBHOOK]["post"]["requestBody"] = {"required": True, "content": content}
-    return spec
-
-
-schema = schemathesis.openapi.from_dict(_spec())
+schema = schemathesis.openapi.from_dict(create_app(get_settings()).openapi())
 reads = schema.include(path_regex=r"^/(v1/facilities|v1/dr/facilities|healthz)")
 webhook = schema.include(path_regex=r"^/v1/dr/events")
 
@@ -87,9 +77,23 @@ def test_the_signed_dr_webhook_never_fails_and_refuses_with_problem_documents(
     secret = next(iter(settings.dr_webhook_secrets.values())).get_secret_value()
     with SignedSession(secret) as session:
         response = case.call(base_url=f"http://{settings.host}:{settings.api_port}", session=session)
-    # The refusals (400, 401, 404, 409, 413, 422) are problem documents the route does not list in the spec,
-    # so the status-code check would flag each: the contract asserted is no 5xx and problem+json for every 4xx.
-    case.validate_response(response, checks=[not_a_server_error])
+    # Every refusal is documented now: its status, its content type and the problem document's shape are checked.
+    case.validate_response(response, checks=[not_a_server_error, status_code_conformance, content_type_conformance,
+                                             response_schema_conformance])
     if case.method == "POST":
         assert response.status_code != 401, response.text  # every request was signed: refusals come from the body
     _no_5xx_and_problems_for_4xx(response)
+
+
+def test_the_webhook_documents_both_body_forms_with_examples_and_its_problem_answers() -> None:
+    operation = create_app(get_settings()).openapi()["paths"][WEBHOOK]["post"]
+    body = operation["requestBody"]["content"]["application/json"]
+    titles = {branch.get("title") for branch in body["schema"]["anyOf"]}
+    assert titles == {"PlainEvent", "Notification"}
+    assert PlainEvent.model_validate(body["examples"]["plain"]["value"])
+    assert Notification.model_validate(body["examples"]["openadr3"]["value"])
+    refusals = {int(code) for code in operation["responses"]} - {202}
+    assert refusals == {400, 401, 403, 409, 413, 422, 500, 503}
+    for code in refusals:
+        problem_schema = operation["responses"][str(code)]["content"][PROBLEM_JSON]["schema"]
+        assert problem_schema == {"$ref": "#/components/schemas/ProblemDocument"}
