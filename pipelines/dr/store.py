@@ -100,6 +100,13 @@ def finish_command(conn: Connection, event_id: str, key: str, state: str, error:
     audit(conn, event_id, "saga", f"command {state}", idempotency_key=key, error=error)
 
 
+def record_reconciliation(conn: Connection, event_id: str, check: dict[str, Any], off: bool) -> None:
+    """One facility's reconciliation check (recorded vs fresh kW); `off`: past the tolerance, an alert."""
+    conn.execute(text("INSERT INTO dr_reconciliations (event_id, facility_id, recorded_kw, fresh_kw, discrepancy, off)"
+                      " VALUES (:eid, :facility_id, :recorded_kw, :fresh_kw, :discrepancy, :off)"),
+                 {**check, "eid": event_id, "off": off})
+
+
 def event_lock_key(event_id: str) -> int:
     """The advisory lock that serialises dispatch and release runs of one event."""
     return 0x5E45_D000 + zlib.crc32(event_id.encode())

@@ -8,7 +8,8 @@ baseline is `dr_report_baseline` (high 5 of 10 by default), or the forecast P50 
 facility has too few like days. Achieved = baseline - metered, per interval and, weighted
 by the minutes metered, per facility. Everything is stored on the event (`dr_event_intervals`,
 `dr_event_facilities`, `dr_events.verification`). Reconciliation recomputes from fresh meter
-data and alerts past `dr_reconciliation_tolerance`.
+data, records every check in `dr_reconciliations` (the API's /metrics counts the facilities off
+at their latest check) and alerts past `dr_reconciliation_tolerance`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import Counter
 from sqlalchemy import Engine, text
 
 from pipelines.dr import meter_data, store
 from pipelines.dr.baselines import METHODS, SLOT, Baseline, customer_baselines, event_slots
 from sems.settings import Settings
 
-RECONCILIATION_ALERTS = Counter("sems_dr_reconciliation_alerts_total", "DR events whose recorded reduction "
-                                "differs from fresh meter data by more than the tolerance")
 log = logging.getLogger(__name__)
 
 
@@ -130,11 +128,13 @@ def reconcile(engine: Engine, settings: Settings, event_id: str) -> list[dict[st
             old, new = recorded.get(fid), m["achieved_kw"]
             if old is None or new is None:
                 continue
-            if abs(new - old) > settings.dr_reconciliation_tolerance * max(abs(old), 1e-9):
-                off.append({"facility_id": fid, "recorded_kw": old, "fresh_kw": new,
-                            "discrepancy": round(abs(new - old) / max(abs(old), 1e-9), 4)})
-                store.audit(conn, event_id, "reconciliation", "reconciliation alert", **off[-1])
+            check = {"facility_id": fid, "recorded_kw": old, "fresh_kw": new,
+                     "discrepancy": round(abs(new - old) / max(abs(old), 1e-9), 4)}
+            past = abs(new - old) > settings.dr_reconciliation_tolerance * max(abs(old), 1e-9)
+            store.record_reconciliation(conn, event_id, check, past)
+            if past:
+                off.append(check)
+                store.audit(conn, event_id, "reconciliation", "reconciliation alert", **check)
     if off:
-        RECONCILIATION_ALERTS.inc()
         log.warning("DR reconciliation discrepancy", extra={"fields": {"event_id": event_id, "facilities": off}})
     return off

@@ -148,6 +148,12 @@ def test_reconciliation_job_alerts_when_fresh_meter_data_disagrees(
             alerts = conn.execute(text("SELECT count(*) FROM dr_audit_log WHERE event_id = :eid"
                                        " AND transition = 'reconciliation alert'"), {"eid": event_id}).scalar_one()
         assert alerts == 2
+        with engine.connect() as conn:
+            checks = conn.execute(text("SELECT off, fresh_kw FROM dr_reconciliations WHERE event_id = :eid"
+                                       " AND facility_id = :fid ORDER BY id"), {"eid": event_id, "fid": FACILITY}).all()
+        # Every check is recorded (what the API's /metrics counts): clean, then off twice (reconcile, then the job).
+        assert [c.off for c in checks] == [False, True, True]
+        assert checks[-1].fresh_kw == pytest.approx(20.0)
     finally:
         _metered(settings, 280.0)  # the module's other tests read the original meter data
         wait_until(lambda: _minutes_metered(settings, 280.0), timeout_s=60, what="the restored meter data")

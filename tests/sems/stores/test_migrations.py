@@ -16,6 +16,7 @@ from tests.sems.stores.conftest import scratch_database
 TABLES = {"facilities", "meters", "load_forecasts", "dr_events", "dr_event_facilities", "dr_inbox", "dr_audit_log"}
 TABLES |= {"dr_webhook_deliveries", "dr_bms_commands", "dr_outbox"}  # 0002_dr
 TABLES |= {"dr_event_intervals"}  # 0003_dr_baselines
+TABLES |= {"dr_reconciliations"}  # 0005_dr_reconciliations (0004 adds facilities.bms_url)
 
 
 @pytest.fixture(scope="module")
