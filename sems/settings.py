@@ -91,6 +91,9 @@ class Settings(BaseSettings):
 
     # Orchestration and ML
     dagster_port: int = 3000
+    # Long-lived gRPC code servers, one per code location (see sems/stack/dagster.py).
+    dagster_code_port: int = 3030
+    dagster_dr_code_port: int = 3031
     # Dagster's gRPC calls to its code server default to 60 s; on two busy cores a code-server reload can take
     # longer, and the daemon then reports the user code unreachable (seen under load in the DR live test).
     dagster_grpc_timeout_s: int = 180

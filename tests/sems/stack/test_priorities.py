@@ -9,7 +9,7 @@ from sems.stack import process
 from sems.stack.service import run_dir
 
 HOT_PATH = ("api", "bridge", "beam-job")
-BATCH = ("dagster-daemon", "dagster-webserver", "mlflow")
+BATCH = ("dagster-code", "dagster-code-dr", "dagster-daemon", "dagster-webserver", "mlflow")
 
 
 def _priority(settings: Settings, name: str) -> int:
