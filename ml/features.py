@@ -24,6 +24,7 @@ FEATURES = [
     "contract_demand_kw", "latitude",
 ]
 FACILITY_COLUMNS = ["facility_id", "country", "timezone", "contract_demand_kw", "latitude"]
+LAGS = ((1, "lag_1d"), (7, "lag_7d"), (14, "lag_14d"), (21, "lag_21d"), (28, "lag_28d"))
 
 
 def normalised_load(load: pl.DataFrame, facilities: pl.DataFrame) -> pl.DataFrame:
@@ -72,6 +73,8 @@ def _calendar(steps: pl.DataFrame, facilities: pl.DataFrame) -> pl.DataFrame:
             weekday=pl.col("local").dt.weekday(),
             is_weekend=(pl.col("local").dt.weekday() >= 6).cast(pl.Int8),
             is_holiday=pl.col("local").dt.date().is_in(list(days)).cast(pl.Int8),
+            **{f"_holiday_{lag}": (pl.col("local").dt.date() - timedelta(days=d)).is_in(list(days))
+               for d, lag in LAGS},
         ).drop("local", "country", "timezone"))
     return pl.concat(parts) if parts else steps
 
@@ -98,22 +101,34 @@ def weather_at(rows: pl.DataFrame, weather: pl.DataFrame) -> pl.DataFrame:
     ).drop("_hour", "temp_next", "humidity_next")
 
 
+def _usual_load(rows: pl.DataFrame) -> pl.DataFrame:
+    """Lags that fell on a public holiday left out (missing), then the 4-week mean and its HVAC interactions.
+
+    The Monday after a Monday holiday otherwise inherits the holiday's low load through
+    lag_7d and the 4-week mean (the backtest's worst day, by far, before this).
+    """
+    flags = [f"_holiday_{lag}" for _, lag in LAGS]
+    if all(f in rows.columns for f in flags):
+        rows = rows.with_columns(pl.when(pl.col(f"_holiday_{lag}")).then(None).otherwise(pl.col(lag)).alias(lag)
+                                 for _, lag in LAGS).drop(flags)
+    # The review's fallback (same weekday, four-week mean) as a feature: the model starts from it.
+    return rows.with_columns(avg_4w=pl.mean_horizontal("lag_7d", "lag_14d", "lag_21d", "lag_28d")).with_columns(
+        # HVAC draws more when the building is in use: degree-hours times the slot's usual load.
+        cooling_dh_x_avg_4w=pl.col("cooling_dh") * pl.col("avg_4w"),
+        heating_dh_x_avg_4w=pl.col("heating_dh") * pl.col("avg_4w"),
+    )
+
+
 def build(steps: pl.DataFrame, load: pl.DataFrame, weather: pl.DataFrame, facilities: pl.DataFrame) -> pl.DataFrame:
     """Feature rows for `steps` (facility_id, ts): FEATURES plus facility_id and ts (and y where known)."""
     y = normalised_load(load, facilities)
     rows = steps.select("facility_id", "ts")
-    for days, name in ((1, "lag_1d"), (7, "lag_7d"), (14, "lag_14d"), (21, "lag_21d"), (28, "lag_28d")):
+    for days, name in LAGS:
         rows = rows.join(_lagged(y, days, name), on=["facility_id", "ts"], how="left")
-    # The review's fallback (same weekday, four-week mean) as a feature: the model starts from it.
-    rows = rows.with_columns(avg_4w=pl.mean_horizontal("lag_7d", "lag_14d", "lag_21d", "lag_28d"))
     rows = rows.join(_rolling(y), on=["facility_id", "ts"], how="left")
     rows = weather_at(rows, weather).with_columns(
         cooling_dh=(pl.col("temp_c") - COMFORT_HIGH_C).clip(lower_bound=0),
         heating_dh=(COMFORT_LOW_C - pl.col("temp_c")).clip(lower_bound=0),
-    ).with_columns(
-        # HVAC draws more when the building is in use: degree-hours times the slot's usual load.
-        cooling_dh_x_avg_4w=pl.col("cooling_dh") * pl.col("avg_4w"),
-        heating_dh_x_avg_4w=pl.col("heating_dh") * pl.col("avg_4w"),
     ).join(facilities.select("facility_id", "contract_demand_kw", "latitude"), on="facility_id", how="left")
-    rows = _calendar(rows, facilities.select(FACILITY_COLUMNS))
+    rows = _usual_load(_calendar(rows, facilities.select(FACILITY_COLUMNS)))
     return rows.join(y, on=["facility_id", "ts"], how="left").sort("facility_id", "ts")

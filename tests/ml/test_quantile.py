@@ -25,6 +25,7 @@ def synthetic(days: int, seed: int, start: datetime = START) -> pl.DataFrame:
     n = days * 96
     columns = {name: rng.uniform(0, 1, n) for name in FEATURES}
     columns["contract_demand_kw"] = np.full(n, 500.0)
+    columns["is_holiday"] = np.zeros(n)
     y = 0.4 + 0.3 * columns["lag_7d"] + 0.1 * columns["temp_c"] + rng.normal(0, 0.05, n)
     return pl.DataFrame({"facility_id": "fac-1", "ts": [start + i * timedelta(minutes=15) for i in range(n)],
                          **columns, "y": y})
