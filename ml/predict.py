@@ -1,7 +1,8 @@
 """Day-ahead forecasts from a trained quantile booster: the live counterpart of the backtest.
 
 Feature rows are built exactly as in training (`ml.features.build`) for the next horizon;
-the booster gives normalised P10/P50/P90, scaled back to kW. The quality score starts at 1
+the booster gives normalised P10/P50/P90, its band widened by the conformal margin it
+carries (`ml.quantile`; none for older champions), scaled back to kW. The quality score starts at 1
 and loses up to half for missing load lags (a facility with little history) and 0.2 when
 the weather is a cached, older forecast.
 """
