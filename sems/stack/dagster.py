@@ -104,7 +104,7 @@ def _code_server_healthy(port_setting: str):  # type: ignore[no-untyped-def]
     return healthy
 
 
-def _code_server(name: str, location: str) -> Service:
+def _code_server(name: str, location: str, nice: int) -> Service:
     module, port_setting = CODE_LOCATIONS[location]
     return Service(
         name=name,
@@ -118,12 +118,13 @@ def _code_server(name: str, location: str) -> Service:
         env=_env,
         # Importing the project (XGBoost, MLflow, Beam transforms) takes a while on a busy machine.
         start_timeout_s=240.0,
-        nice=BATCH_NICE,  # and so every run it launches
+        nice=nice,  # and so every run it launches
     )
 
 
-CODE_SERVER = _code_server("dagster-code", "sems")
-DR_CODE_SERVER = _code_server("dagster-code-dr", "sems_dr")
+CODE_SERVER = _code_server("dagster-code", "sems", BATCH_NICE)  # forecasting, training, archives: batch
+# Demand response is the control path, not batch: a dispatch run commands buildings against a deadline.
+DR_CODE_SERVER = _code_server("dagster-code-dr", "sems_dr", 0)
 
 WEBSERVER = Service(
     name="dagster-webserver",
@@ -148,7 +149,7 @@ DAEMON = Service(
     url=http_link("dagster_port", "/health"),
     prepare=_prepare,
     env=_env,
-    nice=BATCH_NICE,
+    nice=0,  # it launches DR runs too (see docs/operations.md, CPU priorities)
 )
 
 SERVICES = [CODE_SERVER, DR_CODE_SERVER, WEBSERVER, DAEMON]

@@ -50,9 +50,9 @@ class Service:
     # False for a process that listens on no port of its own (the Dagster daemon): its
     # `port_setting` is only shown in `status`, and `up` does not demand that port be free.
     binds_port: bool = True
-    # Batch work (Dagster's daemon and the runs it launches, its UI, MLflow's UI) runs at a lower CPU
-    # priority than the hot path (bridge, Beam job, API), so on two cores a burst of runs never
-    # stretches an API answer or a reading's way to QuestDB.
+    # Batch work (the forecasting code server and the runs it launches, Dagster's UI, MLflow) runs at a
+    # lower CPU priority than the hot path (bridge, Beam job, API) and demand response, so on two cores
+    # a burst of batch runs never stretches an API answer, a reading's way to QuestDB or a DR dispatch.
     nice: int = 0
 
     def port(self, settings: Settings) -> int:

@@ -1,4 +1,5 @@
-"""The running stack's CPU priorities: batch services (Dagster, MLflow) yield to the hot path (API, bridge, job)."""
+"""The running stack's CPU priorities: batch services (forecasting code server, Dagster UI, MLflow) yield to the
+hot path (API, bridge, job) and to demand response (its code server and the daemon that launches its runs)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from sems.settings import Settings
 from sems.stack import process
 from sems.stack.service import run_dir
 
-HOT_PATH = ("api", "bridge", "beam-job")
-BATCH = ("dagster-code", "dagster-code-dr", "dagster-daemon", "dagster-webserver", "mlflow")
+HOT_PATH = ("api", "bridge", "beam-job", "dagster-code-dr", "dagster-daemon")
+BATCH = ("dagster-code", "dagster-webserver", "mlflow")
 
 
 def _priority(settings: Settings, name: str) -> int:
