@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sems.settings import Settings
 from sems.stack import process
-from sems.stack.health import http_link, http_probe
+from sems.stack.health import http_link, http_probe, tcp_open
 from sems.stack.service import BATCH_NICE, Service, StackError, run_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -93,10 +93,14 @@ def daemon_healthy(settings: Settings) -> bool:
 
 def _code_server_healthy(port_setting: str):  # type: ignore[no-untyped-def]
     def healthy(settings: Settings) -> bool:
+        port = getattr(settings, port_setting)
+        # Not listening while it still imports the project; a gRPC probe then would print every refused attempt.
+        if not tcp_open(settings.host, port):
+            return False
         from dagster._grpc.client import DagsterGrpcClient  # imported here: only this probe needs it
 
         try:
-            client = DagsterGrpcClient(port=getattr(settings, port_setting), host=settings.host)
+            client = DagsterGrpcClient(port=port, host=settings.host)
             return bool(client.health_check_query() == "SERVING")
         except Exception:  # noqa: BLE001 - a probe answers yes or no; the server's log has the detail
             return False
