@@ -12,6 +12,7 @@ from sems.settings import Settings
 from sems.stack.service import data_dir
 from sems.stores import questdb
 from streaming.beam_job.disk_watchdog import DiskWatchdog, ttl_days, used_ratio_of
+from tests.support import wait_until
 
 
 @pytest.fixture
@@ -27,6 +28,10 @@ def raw_table(settings: Settings) -> Iterator[str]:
     questdb.query(settings, f"DROP TABLE {name}")
 
 
+def _wait_for_ttl(settings: Settings, table: str, days: int) -> None:
+    wait_until(lambda: ttl_days(settings, table) == days, timeout_s=60, what=f"QuestDB's TTL of {table} at {days} days")
+
+
 def test_a_full_disk_shortens_raw_retention_step_by_step_and_a_freed_disk_restores_it(
     settings: Settings, raw_table: str
 ) -> None:
@@ -38,7 +43,8 @@ def test_a_full_disk_shortens_raw_retention_step_by_step_and_a_freed_disk_restor
     steps: list[int] = []
     while (ttl := watchdog.check()) not in steps:
         steps.append(ttl)
-        assert ttl_days(settings, raw_table) == ttl  # QuestDB itself holds the shortened TTL
+        # QuestDB itself holds the shortened TTL once its WAL has applied the ALTER (asynchronously).
+        _wait_for_ttl(settings, raw_table, ttl)
     assert steps[0] == settings.questdb_readings_ttl_days // 2
     assert steps == sorted(steps, reverse=True) and steps[-1] == settings.questdb_readings_min_ttl_days
     assert REGISTRY.get_sample_value("sems_questdb_disk_alert") == 1
@@ -47,7 +53,7 @@ def test_a_full_disk_shortens_raw_retention_step_by_step_and_a_freed_disk_restor
     assert watchdog.check() == settings.questdb_readings_min_ttl_days  # hysteresis: between the ratios, hold
     usage["ratio"] = settings.questdb_disk_clear_ratio - 0.01
     assert watchdog.check() == settings.questdb_readings_ttl_days
-    assert ttl_days(settings, raw_table) == settings.questdb_readings_ttl_days
+    _wait_for_ttl(settings, raw_table, settings.questdb_readings_ttl_days)
     assert REGISTRY.get_sample_value("sems_questdb_disk_alert") == 0
 
 
