@@ -62,6 +62,7 @@ def _backtest_figure(result: backtest.BacktestResult) -> Any:
 
 def _log(result: backtest.BacktestResult, train_days: int, rounds: int) -> None:
     mlflow.log_params({"train_days": train_days, "rounds": rounds, "origins": result.origins,
+                       "training_rows": result.model.rows,  # after sampling down to MAX_TRAINING_ROWS
                        **{k: str(v) for k, v in result.model.params.items()}})
     mlflow.log_metrics({f"{method}_{name}": value for method, values in result.metrics.items()
                         for name, value in values.items()})

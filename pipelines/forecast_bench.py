@@ -30,7 +30,7 @@ from apps.simulator.facility_model import FacilityModel
 from ml import backtest, features
 from ml.metrics import scores
 from ml.predict import model_forecast
-from ml.quantile import train
+from ml.quantile import MAX_TRAINING_ROWS, train
 from sems.facilities import Facility
 from sems.weather.replay import ReplayProvider, station_year
 
@@ -162,6 +162,7 @@ def speed(count: int, days: int, rounds: int, seed: int) -> dict[str, Any]:
                               step=STEP)
     cycle = time.perf_counter() - cycle_start
     return {"facilities": count, "train_days_hourly": days, "training_rows": training_rows,
+            "fitted_rows": model.rows, "max_training_rows": MAX_TRAINING_ROWS,
             "rounds": rounds, "nthread": model.params["nthread"], "features_s": round(built - began, 1),
             "train_s": round(trained - built, 1), "features_and_train_s": round(trained - began, 1),
             "target_train_s": 600, "forecast_cycle_s": round(cycle, 1), "forecast_rows": forecast.height,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import mlflow.xgboost
 import numpy as np
@@ -16,7 +17,7 @@ from ml.quantile import MARGIN_ATTR, TARGET_COVERAGE, QuantileModel, fit, train
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
 # Deep trees, many rounds, no subsampling: the raw band hugs the training residuals, far too narrow out of sample.
-OVERFIT = {"max_depth": 6, "min_child_weight": 1, "subsample": 1.0, "learning_rate": 0.3}
+OVERFIT: dict[str, Any] = {"max_depth": 6, "min_child_weight": 1, "subsample": 1.0, "learning_rate": 0.3}
 
 
 def synthetic(days: int, seed: int, start: datetime = START) -> pl.DataFrame:
@@ -91,3 +92,10 @@ def test_a_negative_margin_narrows_but_never_crosses_the_median(unseen: pl.DataF
 def test_short_history_trains_without_a_calibration_slice() -> None:
     model = train(synthetic(8, seed=3), rounds=10, calibration_days=0)
     assert model.margin == 0.0 and model.calibration == {}
+
+
+def test_a_fit_samples_down_to_max_rows_and_repeats_itself() -> None:
+    rows = synthetic(14, seed=4)  # 1,344 rows
+    first, again = (fit(rows, rounds=10, max_rows=500) for _ in range(2))
+    assert first.rows == 500 and fit(rows, rounds=10).rows == rows.height
+    assert first.predict(rows).select("p10", "p50", "p90").equals(again.predict(rows).select("p10", "p50", "p90"))
