@@ -8,6 +8,12 @@ Two forms (README, "MQTT contract"):
 rejection of the whole message (bad topic, bad JSON, ...) carries the original bytes; in
 a batch each bad reading is rejected on its own as `{"readings": [<that reading>]}`, so
 the valid ones go on and a fixed DLQ entry can be republished to its topic as it is.
+
+Two paths, one verdict: a message is first decoded by msgspec into typed structs and
+checked column-wise (min/max against the bounds), which accepts a valid message for well
+under a microsecond per reading; anything that path does not fully accept (a wrong type,
+a bound crossed, an RFC 3339 `ts` that does not parse) is parsed again by the reading-by-reading
+path below, which is the authority on what is rejected and why.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sems.readings import Reading
+from sems.readings import Reading, ReadingColumns
 from sems.settings import Settings
+from streaming.contract_fast import ID_PATTERN, fast_parse
 from streaming.reading_fields import Invalid, epoch_ms, number, required, sequence, show, type_name
 
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_ID = re.compile(ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -44,9 +51,13 @@ class ParsedMessage:
     """What one MQTT message yields: the valid readings of one facility and the rejections."""
 
     facility_id: str | None
-    readings: list[Reading] = field(default_factory=list)
+    readings: ReadingColumns | None = None  # None when nothing was valid
     rejections: list[Rejection] = field(default_factory=list)
     batch: bool = False  # a gateway batch (already many readings), not a single reading
+
+    @property
+    def count(self) -> int:
+        return len(self.readings) if self.readings is not None else 0
 
 
 @dataclass(frozen=True)
@@ -78,9 +89,17 @@ class Contract:
 
     def parse(self, topic: str, payload: bytes, *, now_ms: int) -> ParsedMessage:
         """Validate one MQTT message; never raises."""
+        fast = fast_parse(self, topic, payload, now_ms)
+        if fast is not None:
+            facility_id, columns, batch = fast
+            return ParsedMessage(facility_id, readings=columns, batch=batch)
+        return self.parse_slowly(topic, payload, now_ms=now_ms)
+
+    def parse_slowly(self, topic: str, payload: bytes, *, now_ms: int) -> ParsedMessage:
+        """Reading by reading, with a precise reason for each rejection (the authority)."""
         facility_id: str | None = None
         try:
-            kind, facility_id, meter_id = self._route(topic)
+            kind, facility_id, meter_id = self.route(topic)
             body = self._decode(payload, facility_id)
             if kind == "batch":
                 return self._parse_batch(topic, facility_id, body, now_ms)
@@ -88,11 +107,12 @@ class Contract:
                 raise Invalid(
                     "meter_mismatch", f"payload meter_id {show(body['meter_id'])} but topic says {meter_id!r}"
                 )
-            return ParsedMessage(facility_id, readings=[self._reading(facility_id, str(meter_id), body, now_ms)])
+            reading = self._reading(facility_id, str(meter_id), body, now_ms)
+            return ParsedMessage(facility_id, readings=ReadingColumns.of(facility_id, [reading]))
         except Invalid as err:
             return ParsedMessage(facility_id, rejections=[Rejection(err.code, err.detail, topic, payload, facility_id)])
 
-    def _route(self, topic: str) -> tuple[str, str, str | None]:
+    def route(self, topic: str) -> tuple[str, str, str | None]:
         head, _, rest = topic.partition(self.prefix + "/")
         parts = rest.split("/")
         if head or not rest or (parts[0], len(parts)) not in {("readings", 3), ("batches", 2)}:
@@ -133,16 +153,14 @@ class Contract:
             raise Invalid("empty_batch", "readings: the list is empty")
         if len(items) > self.max_batch_readings:
             raise Invalid("batch_too_large", f"readings: {len(items)} readings, limit {self.max_batch_readings}")
-        parsed = ParsedMessage(facility_id, batch=True)
+        columns, rejections = ReadingColumns(facility_id), []
         for index, item in enumerate(items):
             try:
-                parsed.readings.append(self._batch_item(facility_id, item, now_ms))
+                columns.append(self._batch_item(facility_id, item, now_ms))
             except Invalid as err:
                 alone = _alone(item)
-                parsed.rejections.append(
-                    Rejection(err.code, f"readings[{index}].{err.detail}", topic, alone, facility_id)
-                )
-        return parsed
+                rejections.append(Rejection(err.code, f"readings[{index}].{err.detail}", topic, alone, facility_id))
+        return ParsedMessage(facility_id, readings=columns if len(columns) else None, rejections=rejections, batch=True)
 
     def _batch_item(self, facility_id: str, item: object, now_ms: int) -> Reading:
         if not isinstance(item, dict):

@@ -26,6 +26,10 @@ class QuestDBError(Exception):
     """QuestDB refused or failed a request; the message says which and why."""
 
 
+class QuestDBRefused(QuestDBError):
+    """QuestDB answered and refused the data itself (a type clash, a bad line): sending it again cannot help."""
+
+
 def query(settings: Settings, sql: str, *, timeout_s: float | None = None) -> list[dict[str, Any]]:
     """Run `sql` through HTTP `/exec` and return its rows as dicts (DDL returns [])."""
     timeout = timeout_s if timeout_s is not None else settings.questdb_timeout_s
@@ -99,7 +103,11 @@ def write_frame(
     except IngressError as exc:
         if exc.code in bad_frame:
             raise ValueError(f"frame for {table} cannot be written: {exc}") from exc
-        raise QuestDBError(f"QuestDB did not acknowledge {len(rows)} rows for {table}: {exc}") from exc
+        # Only an error document from the server about the data is a refusal; a transport error
+        # ("io: ...", a timeout, a reset) says nothing about the rows.
+        refused = '"code":"invalid"' in str(exc)
+        error = QuestDBRefused if refused else QuestDBError
+        raise error(f"QuestDB did not acknowledge {len(rows)} rows for {table}: {exc}") from exc
     return len(rows)
 
 

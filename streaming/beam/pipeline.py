@@ -12,6 +12,7 @@ total of all its readings, and a replayed run rewrites identical rows (DEDUP UPS
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,13 +89,18 @@ class RunCounts:
 
 def run_batch(settings: Settings, prism: Path, ranges: Sequence[OffsetRange]) -> RunCounts:
     """Run the pipeline over `ranges` to completion; raises if any step (a QuestDB write) failed."""
+    started = time.perf_counter()
     pipeline = beam.Pipeline(options=options(settings, prism))
     build(pipeline, settings, ranges)
     result = pipeline.run()
+    submitted = time.perf_counter()
     state = result.wait_until_finish()
     if state != beam.runners.runner.PipelineState.DONE:
         raise RuntimeError(f"Beam run over {len(ranges)} offset ranges ended {state}")
-    return RunCounts(_counters(result))
+    counts = _counters(result)
+    counts["ms_submit"] = round((submitted - started) * 1000)
+    counts["ms_run"] = round((time.perf_counter() - submitted) * 1000)
+    return RunCounts(counts)
 
 
 def _counters(result: beam.runners.runner.PipelineResult) -> dict[str, int]:

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 import apache_beam as beam
+import numpy as np
 import pandas as pd
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
@@ -25,20 +26,49 @@ from sems.stores import questdb
 from streaming.beam.loads import MINUTE_MS, FacilityMinute, MeterPartial, MeterPartials, minute_of
 from streaming.beam.questdb_write import write_to_questdb
 from streaming.beam.records import ReadingBatch
+from streaming.beam.step_time import timed
 from streaming.beam.transforms import NAMESPACE
 
 WAL_POLL_S = 0.02
 
 
 def readings_frame(batches: Iterable[ReadingBatch], ingested_at: datetime) -> pd.DataFrame:
-    """The `readings` rows of `batches` (one row per reading, trace id of its Kafka record)."""
-    rows = [(r.ts_ms, r.facility_id, r.meter_id, r.kw, r.kwh, r.seq, b.trace_id) for b in batches for r in b.readings]
-    frame = pd.DataFrame(rows, columns=["ts", "facility_id", "meter_id", "kw", "kwh", "seq", "trace_id"])
-    frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
-    frame["kwh"] = frame["kwh"].astype("float64")
-    frame["seq"] = frame["seq"].astype("Int64")
-    frame["ingested_at"] = pd.Timestamp(ingested_at)
-    return frame
+    """The `readings` rows of `batches` (one row per reading, trace id of its Kafka record), built column-wise."""
+    meter_id: list[str] = []
+    ts_ms: list[int] = []
+    kw: list[float] = []
+    kwh: list[float | None] = []
+    seq: list[int | None] = []
+    facility_id: list[str] = []
+    trace_id: list[str] = []
+    for batch in batches:
+        columns = batch.readings
+        meter_id += columns.meter_id
+        ts_ms += columns.ts_ms
+        kw += columns.kw
+        kwh += columns.kwh
+        seq += columns.seq
+        facility_id += [batch.facility_id] * len(columns)
+        trace_id += [batch.trace_id] * len(columns)
+    return pd.DataFrame({
+        "ts": pd.to_datetime(np.array(ts_ms, dtype="int64"), unit="ms", utc=True),
+        "facility_id": facility_id,
+        "meter_id": meter_id,
+        "kw": np.array(kw, dtype="float64"),
+        "kwh": np.array(kwh, dtype="float64"),  # None -> NaN, which QuestDB stores as null
+        "seq": pd.array(seq, dtype="Int64"),
+        "trace_id": trace_id,
+        "ingested_at": pd.Timestamp(ingested_at),
+    })
+
+
+def touched_minutes(batches: Iterable[ReadingBatch]) -> set[tuple[str, int]]:
+    """The (facility_id, minute_ms) pairs the batches have readings in."""
+    return {
+        (batch.facility_id, minute)
+        for batch in batches
+        for minute in {ts - ts % MINUTE_MS for ts in batch.readings.ts_ms}
+    }
 
 
 def facility_load_frame(minutes: Iterable[FacilityMinute], updated_at: datetime) -> pd.DataFrame:
@@ -71,9 +101,10 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
     def finish_bundle(self) -> Iterator[WindowedValue]:
         if not self.buffer:
             return
-        rows = write_to_questdb(self.settings, "readings", readings_frame(self.buffer, datetime.now(UTC)))
+        with timed("write_readings"):
+            rows = write_to_questdb(self.settings, "readings", readings_frame(self.buffer, datetime.now(UTC)))
         self.written.inc(rows)
-        touched = {(b.facility_id, minute_of(r.ts_ms)) for b in self.buffer for r in b.readings}
+        touched = touched_minutes(self.buffer)
         self.buffer = []
         for facility_id, minute_ms in sorted(touched):
             yield _touched(facility_id, minute_ms)
@@ -99,9 +130,9 @@ class WriteFacilityLoadFn(beam.DoFn):  # type: ignore[misc]
         # One row per (facility, minute): a window that fired twice in this bundle is written (and counted) once.
         latest = {(m.facility_id, m.minute_ms): m for m in self.buffer}
         self.buffer = []
-        self.written.inc(
-            write_to_questdb(self.settings, "facility_load_1m", facility_load_frame(latest.values(), datetime.now(UTC)))
-        )
+        with timed("write_facility_1m"):
+            frame = facility_load_frame(latest.values(), datetime.now(UTC))
+            self.written.inc(write_to_questdb(self.settings, "facility_load_1m", frame))
         for facility_id, minute_ms in sorted(latest):
             yield _touched(facility_id, minute_ms)
 
@@ -129,9 +160,11 @@ class StoredMeterPartialsFn(beam.DoFn):  # type: ignore[misc]
         if not self.touched:
             return
         touched, self.touched = self.touched, {}
-        wait_wal_applied(self.settings, "readings", timeout_s=self.settings.questdb_timeout_s)
-        stored = stored_meter_partials(self.settings, touched)
-        write_to_questdb(self.settings, "meter_load_1m", meter_load_frame(stored, datetime.now(UTC)))
+        with timed("wal_wait_readings"):
+            wait_wal_applied(self.settings, "readings", timeout_s=self.settings.questdb_timeout_s)
+        with timed("meter_partials"):
+            stored = stored_meter_partials(self.settings, touched)
+            write_to_questdb(self.settings, "meter_load_1m", meter_load_frame(stored, datetime.now(UTC)))
         for (facility_id, minute_ms), meters in sorted(stored.items()):
             yield WindowedValue((facility_id, meters), Timestamp.of(minute_ms / 1000), (GlobalWindow(),))
 

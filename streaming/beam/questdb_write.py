@@ -5,8 +5,12 @@ timeout per try, exponential backoff). When the tries are exhausted the question
 - QuestDB does not answer (down, restarting): `QuestDBUnavailable` is raised, the bounded run
   fails, nothing is committed, and the driver waits for QuestDB before re-running the same
   offsets. The job stops pulling from Kafka instead of buffering or dead-lettering good data.
-- QuestDB answers but keeps refusing this frame (a type clash, a bad frame): the rows go to
+- QuestDB answers but keeps refusing this frame (its error document says the data is invalid:
+  a type clash, a bad line), or the client refuses to build it: the rows go to
   `kafka_questdb_dlq_topic` with the reason, the alert counter rises, and the run goes on.
+- Any other failure (a reset or interrupted connection, a timeout while QuestDB still answers
+  a query) says nothing about the rows: the run fails and is retried, nothing is dead-lettered.
+  (Found under a profiler: interrupted system calls once sent 205,200 good rows to the DLQ.)
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from sems.stores import kafka, questdb
 log = logging.getLogger(__name__)
 
 NAMESPACE = "sems.beam"
-DLQ_CHUNK_ROWS = 5_000  # rows per DLQ record, so one record stays well under Kafka's 1 MB default
+DLQ_CHUNK_ROWS = 1_000  # rows per DLQ record (~230 bytes each as JSON): well under Kafka's 1 MB default
 PROBE_TIMEOUT_S = 2.0
 
 
@@ -57,10 +61,12 @@ def write_to_questdb(settings: Settings, table: str, frame: pd.DataFrame) -> int
         )
     except ValueError as exc:
         reason = f"frame refused: {exc}"
+    except questdb.QuestDBRefused as exc:
+        reason = f"write refused after {settings.beam_write_attempts} attempts: {exc}"
     except questdb.QuestDBError as exc:
         if not questdb_answers(settings):
             raise QuestDBUnavailable(f"QuestDB unreachable writing {table}: {exc}") from exc
-        reason = f"write refused after {settings.beam_write_attempts} attempts: {exc}"
+        raise  # answering but failing in transport: retry the run, never dead-letter good rows
     dead_letter(settings, table, frame, reason)
     return 0
 

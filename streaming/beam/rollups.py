@@ -20,6 +20,7 @@ from sems.settings import Settings
 from sems.stores import questdb
 from streaming.beam.questdb_io import sql_strings, wait_wal_applied
 from streaming.beam.questdb_write import write_to_questdb
+from streaming.beam.step_time import timed
 
 ROLLUPS = {"facility_load_15m": (15, "15m"), "facility_load_1h": (60, "1h")}  # table: (minutes, SAMPLE BY unit)
 
@@ -60,7 +61,12 @@ class RollupsFn(beam.DoFn):  # type: ignore[misc]
         if not self.touched:
             return
         touched, self.touched = self.touched, {}
-        wait_wal_applied(self.settings, "meter_load_1m", timeout_s=self.settings.questdb_timeout_s)
+        with timed("wal_wait_meter_1m"):
+            wait_wal_applied(self.settings, "meter_load_1m", timeout_s=self.settings.questdb_timeout_s)
+        with timed("rollups"):
+            self._roll_up(touched)
+
+    def _roll_up(self, touched: dict[str, set[int]]) -> None:
         for table, (bucket_min, unit) in ROLLUPS.items():
             bucket_ms = bucket_min * 60_000
             buckets = {f: {m - m % bucket_ms for m in minutes} for f, minutes in touched.items()}

@@ -133,7 +133,9 @@ def _size(ranges: list[OffsetRange]) -> int:
 def main() -> None:
     settings = get_settings()
     logs.configure("beam-job", settings.log_level)
-    for chatty in ("kafka", "httpx", "apache_beam.runners.worker"):  # health probes and per-run harness setup
+    # Health probes, per-run harness setup, and dozens of info lines per run (type hints, job states).
+    for chatty in ("kafka", "httpx", "apache_beam.runners.worker", "apache_beam.typehints", "PrismRunner",
+                   "apache_beam.runners.portability"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     job = BeamJob(settings, prism.binary(settings))
     signal.signal(signal.SIGTERM, lambda *_: job.stopping.set())

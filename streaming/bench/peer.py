@@ -17,6 +17,7 @@ from sems.settings import Settings
 from sems.stores import kafka
 
 Offsets = dict[int, int]
+COLUMNS = ("facility_id", "ts_ms", "meter_id", "kw", "seq")
 
 
 def end_offsets(settings: Settings) -> Offsets:
@@ -39,20 +40,22 @@ def run_peer(settings: Settings, start: Offsets, end: Offsets) -> tuple[int, flo
     left, written, began = {tp.partition: end[tp.partition] for tp in parts}, 0, time.monotonic()
     with Sender.from_conf(settings.questdb_ilp_conf) as sender:
         while left:
-            rows = []
+            rows: dict[str, list[object]] = {name: [] for name in COLUMNS}
             for tp, messages in client.poll(timeout_ms=1000).items():
                 for m in messages:
                     if m.offset < end[tp.partition]:
-                        body = json.loads(m.value)
-                        facility = body["facility_id"]
-                        rows += [(r["ts_ms"], facility, r["meter_id"], r["kw"], r["seq"]) for r in body["readings"]]
+                        body = json.loads(m.value)  # record version 2: the readings as columns
+                        for name in COLUMNS[1:]:
+                            rows[name] += body[name]
+                        rows["facility_id"] += [body["facility_id"]] * len(body["ts_ms"])
                     if m.offset + 1 >= end[tp.partition]:
                         left.pop(tp.partition, None)
-            if rows:
-                frame = pd.DataFrame(rows, columns=["ts", "facility_id", "meter_id", "kw", "seq"])
-                frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
-                sender.dataframe(frame, table_name="bench_peer_readings", symbols=["facility_id", "meter_id"], at="ts")
+            if rows["ts_ms"]:
+                frame = pd.DataFrame(rows)
+                frame["ts_ms"] = pd.to_datetime(frame["ts_ms"], unit="ms", utc=True)
+                sender.dataframe(frame, table_name="bench_peer_readings", symbols=["facility_id", "meter_id"],
+                                 at="ts_ms")
                 sender.flush()
-                written += len(rows)
+                written += len(frame)
     client.close()
     return written, time.monotonic() - began

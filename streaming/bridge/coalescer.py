@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sems.readings import Reading
+from sems.readings import ReadingColumns
 from streaming.bridge.acks import Ticket
 
 
@@ -17,9 +17,12 @@ from streaming.bridge.acks import Ticket
 class FacilityBatch:
     """Readings of one facility waiting to be sent, and the MQTT messages they came from."""
 
-    facility_id: str
-    readings: list[Reading] = field(default_factory=list)
+    readings: ReadingColumns
     tickets: list[Ticket] = field(default_factory=list)
+
+    @property
+    def facility_id(self) -> str:
+        return self.readings.facility_id
 
     @property
     def trace_ids(self) -> list[str]:
@@ -37,9 +40,12 @@ class Coalescer:
         self.max_readings = max_readings
         self._batches: dict[str, FacilityBatch] = {}
 
-    def add(self, ticket: Ticket, facility_id: str, readings: list[Reading]) -> FacilityBatch | None:
+    def add(self, ticket: Ticket, readings: ReadingColumns) -> FacilityBatch | None:
         """Buffer `readings`; returns the facility's batch when it is full (to be sent now)."""
-        batch = self._batches.setdefault(facility_id, FacilityBatch(facility_id))
+        facility_id = readings.facility_id
+        batch = self._batches.get(facility_id)
+        if batch is None:
+            batch = self._batches[facility_id] = FacilityBatch(ReadingColumns(facility_id))
         batch.readings.extend(readings)
         batch.tickets.append(ticket)
         if len(batch.readings) >= self.max_readings:

@@ -1,8 +1,9 @@
 """The Kafka records the bridge writes: readings of one facility (`sensor-readings`) and rejections (the DLQ).
 
-Readings record: key = facility id, value =
-`{"v": 1, "facility_id": ..., "readings": [{"meter_id", "ts_ms", "kw", "kwh", "seq"}, ...]}`,
-headers `trace_id` (once per MQTT message merged into the record, in receive order) and
+Readings record: key = facility id, value = the readings as columns (row i of every list is one reading)
+`{"v": 2, "facility_id": ..., "meter_id": [...], "ts_ms": [...], "kw": [...], "kwh": [...], "seq": [...]}`
+(`kwh` and `seq` entries may be null; version 1, `{"v": 1, "facility_id", "readings": [{...}, ...]}`, is
+still read by the job), headers `trace_id` (once per MQTT message merged into the record, in receive order) and
 `received_at_ms` (decimal digits; when the first of those messages arrived).
 DLQ record: key = facility id when known, value =
 `{"reason", "topic", "payload_b64", "payload_bytes", "payload_truncated", "received_at_ms"}`, header
@@ -17,10 +18,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sems.readings import Reading
+import msgspec
+
+from sems.readings import ReadingColumns
 from streaming.contract import Rejection
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 DLQ_PAYLOAD_MAX_BYTES = 256 * 1024
 Headers = list[tuple[str, bytes]]
 
@@ -36,17 +39,20 @@ class KafkaRecord:
 
 
 def readings_record(
-    topic: str, facility_id: str, readings: Sequence[Reading], trace_ids: Sequence[str], received_at_ms: int
+    topic: str, readings: ReadingColumns, trace_ids: Sequence[str], received_at_ms: int
 ) -> KafkaRecord:
     value = {
         "v": RECORD_VERSION,
-        "facility_id": facility_id,
-        "readings": [
-            {"meter_id": r.meter_id, "ts_ms": r.ts_ms, "kw": r.kw, "kwh": r.kwh, "seq": r.seq} for r in readings
-        ],
+        "facility_id": readings.facility_id,
+        "meter_id": readings.meter_id,
+        "ts_ms": readings.ts_ms,
+        "kw": readings.kw,
+        "kwh": readings.kwh,
+        "seq": readings.seq,
     }
     headers = [("trace_id", t.encode()) for t in trace_ids] + [("received_at_ms", str(received_at_ms).encode())]
-    return KafkaRecord(topic, facility_id.encode(), _json(value), headers)
+    # The readings were validated finite, so msgspec's JSON (no NaN) is exact; it encodes ~10x faster than json.
+    return KafkaRecord(topic, readings.facility_id.encode(), msgspec.json.encode(value), headers)
 
 
 def dlq_record(topic: str, rejection: Rejection, trace_id: str, received_at_ms: int) -> KafkaRecord:

@@ -189,12 +189,12 @@ class Bridge:
         parsed = self.contract.parse(topic, payload, now_ms=ticket.received_at_ms)
         for rejection in parsed.rejections:
             self._reject(ticket, rejection)
-        if not parsed.readings or parsed.facility_id is None:
+        if parsed.readings is None:
             return
         self.ledger.expect(ticket)
         if parsed.batch:  # a gateway batch is one record of its own
-            self._send(FacilityBatch(parsed.facility_id, parsed.readings, [ticket]))
-        elif full := self.coalescer.add(ticket, parsed.facility_id, parsed.readings):
+            self._send(FacilityBatch(parsed.readings, [ticket]))
+        elif full := self.coalescer.add(ticket, parsed.readings):
             self._send(full)
 
     def _reject(self, ticket: Ticket, rejection: Rejection) -> None:
@@ -210,6 +210,6 @@ class Bridge:
 
     def _send(self, batch: FacilityBatch) -> None:
         record = readings_record(
-            self.settings.kafka_readings_topic, batch.facility_id, batch.readings, batch.trace_ids, batch.received_at_ms
+            self.settings.kafka_readings_topic, batch.readings, batch.trace_ids, batch.received_at_ms
         )
         self.sink.send(record, batch.tickets, readings=len(batch.readings))

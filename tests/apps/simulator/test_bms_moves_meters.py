@@ -8,7 +8,6 @@ each reading divided by its meter's share of the expected load is 1 plus the met
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import time
@@ -20,6 +19,7 @@ from apps.simulator.facility_model import NOISE, FacilityControls, FacilityModel
 from sems.bms.client import BmsClient
 from sems.facilities import Facility, demo_fleet
 from sems.settings import Settings
+from streaming.beam.records import record_rows
 from tests.support import TopicTail, wait_until
 
 ROUNDS = 2  # rounds of every meter per phase: with 4 meters the mean's noise is NOISE / sqrt(8), about 1 %
@@ -36,8 +36,8 @@ def _rounds_after(tail: TopicTail, facility: Facility, since_ms: int) -> Callabl
     def probe() -> list[tuple[str, int, float]]:
         readings = []
         for record in tail.matching(lambda r: r.key == facility.facility_id.encode()):
-            body = json.loads(record.value)
-            readings += [(r["meter_id"], r["ts_ms"], r["kw"]) for r in body["readings"] if r["ts_ms"] > since_ms]
+            rows = record_rows(record.value)
+            readings += [(r["meter_id"], r["ts_ms"], r["kw"]) for r in rows if r["ts_ms"] > since_ms]
         rounds = {ts for _, ts, _ in readings}
         complete = sorted(ts for ts in rounds if sum(1 for _, t, _ in readings if t == ts) == len(facility.meter_ids))
         return [r for r in readings if r[1] in complete[:ROUNDS]] if len(complete) >= ROUNDS else []

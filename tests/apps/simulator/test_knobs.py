@@ -26,6 +26,7 @@ from apps.simulator.fleet import Fleet
 from sems.facilities import demo_fleet
 from sems.mqtt import batches_topic, bridge_client
 from sems.settings import Settings
+from streaming.beam.records import record_rows
 from tests.support import TopicTail, wait_until
 
 ROUNDS = 20
@@ -45,7 +46,7 @@ class Run:
 
         def probe() -> list[dict[str, Any]]:
             found = [r for record in tail.matching(lambda r: r.key == self.facility_id.encode())
-                     for r in json.loads(record.value)["readings"] if r["meter_id"] in self.meter_ids]
+                     for r in record_rows(record.value) if r["meter_id"] in self.meter_ids]
             return found if len(found) >= expected else []
 
         return wait_until(probe, timeout_s=30, what=f"{expected} readings of the test meters in Kafka")

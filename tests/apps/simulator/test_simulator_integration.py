@@ -10,6 +10,7 @@ import httpx
 
 from sems.facilities import demo_fleet
 from sems.settings import Settings
+from streaming.beam.records import record_rows
 from tests.support import TopicTail, wait_until
 
 
@@ -33,7 +34,7 @@ def test_every_demo_meter_reading_reaches_kafka(settings: Settings, tail: Callab
         seen = set()
         for record in readings.matching(lambda r: True):
             body = json.loads(record.value)
-            for reading in body["readings"]:
+            for reading in record_rows(record.value):
                 if reading["ts_ms"] >= started_ms - 1000 and reading["seq"] and reading["kwh"]:
                     seen.add((body["facility_id"], reading["meter_id"]))
         return seen

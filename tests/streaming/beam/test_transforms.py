@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import apache_beam as beam
 import pytest
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from sems.readings import Reading
+from sems.readings import Reading, ReadingColumns
 from streaming.beam.loads import FacilityMinute
 from streaming.beam.records import KafkaRecord, ReadingBatch
 from streaming.beam.transforms import DLQ_TAG, FacilityLoad1m, ParseReadings
@@ -26,45 +27,57 @@ def body(*readings: dict, facility_id: str = "fac-1") -> dict:
     return {"v": 1, "facility_id": facility_id, "readings": list(readings)}
 
 
-def test_parse_routes_good_records_to_batches_and_bad_ones_to_the_dlq() -> None:
-    good = record(
-        body(
-            {"meter_id": "m1", "ts_ms": T0, "kw": 12.5, "kwh": 100.0, "seq": 7},
-            {"meter_id": "m2", "ts_ms": T0 + 1, "kw": 3, "kwh": None, "seq": None},
-        )
-    )
+def columns(*readings: dict, facility_id: str = "fac-1") -> dict:
+    """Record version 2, as the bridge writes it."""
+    names = ("meter_id", "ts_ms", "kw", "kwh", "seq")
+    return {"v": 2, "facility_id": facility_id, **{n: [r.get(n) for r in readings] for n in names}}
+
+
+def batch(facility_id: str, *readings: Reading, trace_id: str = "-") -> ReadingBatch:
+    return ReadingBatch(facility_id, ReadingColumns.of(facility_id, readings), trace_id)
+
+
+GOOD = (
+    {"meter_id": "m1", "ts_ms": T0, "kw": 12.5, "kwh": 100.0, "seq": 7},
+    {"meter_id": "m2", "ts_ms": T0 + 1, "kw": 3, "kwh": None, "seq": None},
+)
+
+
+@pytest.mark.parametrize("encode", [body, columns], ids=["version 1", "version 2"])
+def test_parse_routes_good_records_to_batches_and_bad_ones_to_the_dlq(encode: Callable[..., dict]) -> None:
+    unequal = {**columns(*GOOD), "kw": [1.0]}
     bad = [
         record(b"not json", offset=1),
-        record(body({"meter_id": "m1", "ts_ms": T0, "kw": "NaN"}), offset=2),
-        record(body({"meter_id": "m1", "ts_ms": T0, "kw": 1.0}), key=b"other-facility", offset=3),
-        record({"v": 2, "facility_id": "fac-1", "readings": []}, offset=4),
+        record(encode({"meter_id": "m1", "ts_ms": T0, "kw": "NaN"}), offset=2),
+        record(encode({"meter_id": "m1", "ts_ms": T0, "kw": 1.0}), key=b"other-facility", offset=3),
+        record({"v": 3, "facility_id": "fac-1", "readings": []}, offset=4),
+        record(unequal, offset=5),
+        record(encode({"meter_id": "", "ts_ms": T0, "kw": 1.0}), offset=6),
+        record(encode({"meter_id": "m1", "ts_ms": 0, "kw": 1.0}), offset=7),
     ]
     with test_pipeline.TestPipeline() as p:
-        parsed = p | beam.Create([good, *bad]) | ParseReadings()
-        expected = ReadingBatch(
-            "fac-1",
-            (Reading("fac-1", "m1", T0, 12.5, 100.0, 7), Reading("fac-1", "m2", T0 + 1, 3.0, None, None)),
-            "trace-1",
+        parsed = p | beam.Create([record(encode(*GOOD)), *bad]) | ParseReadings()
+        expected = batch(
+            "fac-1", Reading("fac-1", "m1", T0, 12.5, 100.0, 7), Reading("fac-1", "m2", T0 + 1, 3.0, None, None),
+            trace_id="trace-1",
         )
         assert_that(parsed.readings, equal_to([expected]), label="Batches")
         reasons = parsed[DLQ_TAG] | beam.Map(lambda e: (e.record.offset, e.reason.split(" ")[0]))
-        assert_that(
-            reasons, equal_to([(1, "value"), (2, "readings[0].kw"), (3, "key"), (4, "unsupported")]), label="DlqReasons"
-        )
+        expected_reasons = [(1, "value"), (2, "readings[0].kw"), (3, "key"), (4, "unsupported"), (5, "columns"),
+                            (6, "readings[0].meter_id"), (7, "readings[0].ts_ms")]
+        assert_that(reasons, equal_to(expected_reasons), label="DlqReasons")
 
 
 def test_facility_load_sums_meter_averages_per_event_time_minute_out_of_order() -> None:
     # Two batches, readings out of order and spanning two minutes; m1 reports twice in the first minute.
-    first = ReadingBatch(
+    first = batch(
         "fac-1",
-        (
-            Reading("fac-1", "m1", T0 + 45_000, 30.0),
-            Reading("fac-1", "m2", T0 + 61_000, 5.0),
-            Reading("fac-1", "m1", T0 + 15_000, 10.0),
-        ),
+        Reading("fac-1", "m1", T0 + 45_000, 30.0),
+        Reading("fac-1", "m2", T0 + 61_000, 5.0),
+        Reading("fac-1", "m1", T0 + 15_000, 10.0),
     )
-    second = ReadingBatch("fac-1", (Reading("fac-1", "m2", T0 + 30_000, 4.0), Reading("fac-1", "m1", T0 + 62_000, 7.0)))
-    other = ReadingBatch("fac-2", (Reading("fac-2", "m9", T0 + 1_000, 2.0),))
+    second = batch("fac-1", Reading("fac-1", "m2", T0 + 30_000, 4.0), Reading("fac-1", "m1", T0 + 62_000, 7.0))
+    other = batch("fac-2", Reading("fac-2", "m9", T0 + 1_000, 2.0))
     with test_pipeline.TestPipeline() as p:
         loads = p | beam.Create([first, other, second]) | FacilityLoad1m()
         assert_that(

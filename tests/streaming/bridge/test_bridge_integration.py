@@ -11,6 +11,7 @@ from collections.abc import Callable
 import httpx
 
 from sems.settings import Settings
+from streaming.beam.records import record_rows
 from tests.support import TopicTail, header, wait_until
 
 
@@ -37,8 +38,8 @@ def test_a_device_reading_becomes_a_kafka_record_with_its_trace_id(
     )
     assert record.key == facility_id.encode()
     body = json.loads(record.value)
-    assert body["v"] == 1 and body["facility_id"] == facility_id
-    assert {"meter_id": meter_id, "ts_ms": ts, "kw": 42.5, "kwh": 1000.25, "seq": 7} in body["readings"]
+    assert body["v"] == 2 and body["facility_id"] == facility_id
+    assert {"meter_id": meter_id, "ts_ms": ts, "kw": 42.5, "kwh": 1000.25, "seq": 7} in record_rows(record.value)
     [received_at] = header(record, "received_at_ms")
     assert ts - 5_000 <= int(received_at) <= now_ms()
 
@@ -65,7 +66,7 @@ def test_a_gateway_batch_is_one_record_and_its_bad_reading_goes_to_the_dlq(
     [record] = wait_until(
         lambda: readings.matching(lambda r: meter_id.encode() in r.value), timeout_s=30, what="the batch in Kafka"
     )
-    assert [(r["seq"], r["kw"]) for r in json.loads(record.value)["readings"]] == [(1, 1.5), (3, 2.0)]
+    assert [(r["seq"], r["kw"]) for r in record_rows(record.value)] == [(1, 1.5), (3, 2.0)]
     [generated_trace] = header(record, "trace_id")
     assert len(generated_trace) == 32  # none supplied: the bridge made one
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from sems.readings import Reading
+from sems.readings import Reading, ReadingColumns
 from streaming.bridge.acks import Ticket
 from streaming.bridge.coalescer import Coalescer
 from streaming.bridge.records import DLQ_PAYLOAD_MAX_BYTES, KafkaRecord, dlq_record, readings_record, too_large_record
@@ -14,16 +14,21 @@ from streaming.contract import Rejection
 READINGS = [Reading("fac-001", "fac-001-m01", 1764380000000, 12.5, 1234.5, 17), Reading("fac-001", "m2", 1, -1.0)]
 
 
+def columns(facility_id: str, readings: list[Reading]) -> ReadingColumns:
+    return ReadingColumns.of(facility_id, readings)
+
+
 def test_readings_record_has_the_documented_key_value_and_headers() -> None:
-    record = readings_record("sensor-readings", "fac-001", READINGS, ["a1", "b2"], 1764380000123)
+    record = readings_record("sensor-readings", columns("fac-001", READINGS), ["a1", "b2"], 1764380000123)
     assert (record.topic, record.key) == ("sensor-readings", b"fac-001")
     assert json.loads(record.value) == {
-        "v": 1,
+        "v": 2,
         "facility_id": "fac-001",
-        "readings": [
-            {"meter_id": "fac-001-m01", "ts_ms": 1764380000000, "kw": 12.5, "kwh": 1234.5, "seq": 17},
-            {"meter_id": "m2", "ts_ms": 1, "kw": -1.0, "kwh": None, "seq": None},
-        ],
+        "meter_id": ["fac-001-m01", "m2"],
+        "ts_ms": [1764380000000, 1],
+        "kw": [12.5, -1.0],
+        "kwh": [1234.5, None],
+        "seq": [17, None],
     }
     assert record.headers == [("trace_id", b"a1"), ("trace_id", b"b2"), ("received_at_ms", b"1764380000123")]
 
@@ -66,12 +71,13 @@ def test_a_record_too_large_for_kafka_becomes_a_dlq_entry_with_its_trace() -> No
 def test_coalescer_merges_per_facility_and_hands_over_a_full_batch_at_once() -> None:
     coalescer = Coalescer(max_readings=3)
     tickets = [Ticket(mid, 1, 0, 100 - mid, f"t{mid}") for mid in range(4)]
-    assert coalescer.add(tickets[0], "fac-001", READINGS[:1]) is None
-    assert coalescer.add(tickets[1], "fac-002", READINGS[:1]) is None
-    full = coalescer.add(tickets[2], "fac-001", READINGS)
+    assert coalescer.add(tickets[0], columns("fac-001", READINGS[:1])) is None
+    assert coalescer.add(tickets[1], columns("fac-002", READINGS[:1])) is None
+    full = coalescer.add(tickets[2], columns("fac-001", READINGS))
     assert full is not None and full.facility_id == "fac-001" and len(full.readings) == 3
+    assert [r.meter_id for r in full.readings] == ["fac-001-m01", "fac-001-m01", "m2"]
     assert (full.trace_ids, full.received_at_ms) == (["t0", "t2"], 98)
-    coalescer.add(tickets[3], "fac-002", READINGS[:1])
+    coalescer.add(tickets[3], columns("fac-002", READINGS[:1]))
     [rest] = coalescer.drain()
     assert (rest.facility_id, rest.trace_ids) == ("fac-002", ["t1", "t3"])
     assert not coalescer
