@@ -27,6 +27,7 @@ def test_champion_moves_only_for_a_better_model(settings: Settings) -> None:
     run = client.get_run(first.run_id)
     assert run.data.metrics["model_cv_rmse"] == result.metrics["model"]["cv_rmse"]
     assert "four_week_average_pinball" in run.data.metrics
+    assert run.data.params["training_rows"] == str(result.model.rows) != "0"  # below the cap: every known row
     artifacts = {a.path for a in client.list_artifacts(first.run_id)}
     assert {"backtest.png", "feature_importance.json"} <= artifacts
 
