@@ -3,11 +3,13 @@
 The raw P10-P90 band of quantile boosting is too narrow out of sample (it fits the training
 residuals), so `train` calibrates it by conformalized quantile regression (CQR): a model
 fitted without the last `calibration_days` of the training rows predicts them, the
-conformity scores max(p10 - y, y - p90) give the margin that makes the band cover
-`TARGET_COVERAGE` of that slice, and the model refitted on all rows keeps that margin. The
-margin is a booster attribute, so it travels with the model through MLflow to the live
-forecast; `QuantileModel.predict` applies it (a booster without it, an older champion,
-predicts its raw band).
+conformity scores max(p10 - y, y - p90) (`ml.conformal`) give the margin that makes the band
+cover `TARGET_COVERAGE` of that slice, and the model refitted on all rows keeps that margin
+and the slice's scores. The margin is a booster attribute, so it travels with the model
+through MLflow to the live forecast; `QuantileModel.predict` applies it, or the margin it is
+given: forecasts recalibrate daily from recent scores (`ml.conformal.rolling_margin`) and the
+stored margin is what they start from. A booster without it, an older champion, predicts
+its raw band.
 
 Each fit sees at most `MAX_TRAINING_ROWS` rows, drawn uniformly (seeded) when there are
 more: the quantile objective costs ~10x a squared-error fit per round (three trees, one per
@@ -26,10 +28,10 @@ import numpy as np
 import polars as pl
 import xgboost as xgb
 
+from ml.conformal import TARGET_COVERAGE, conformal_quantile, conformity
 from ml.features import FEATURES
 
 QUANTILES = (0.1, 0.5, 0.9)
-TARGET_COVERAGE = 0.8  # of the P10-P90 band
 MAX_TRAINING_ROWS = 1_000_000  # per fit; more are sampled down (see module doc)
 MARGIN_ATTR = "cqr_margin"  # booster attribute: the band's widening, in normalised load
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -59,25 +61,35 @@ class QuantileModel:
     rounds: int = 0
     calibration: dict[str, float] = field(default_factory=dict)  # what CQR measured, for MLflow
     rows: int = 0  # the rows it was fitted on (after sampling)
+    calibration_scores: pl.DataFrame = field(default_factory=pl.DataFrame)  # facility_id, ts, score of the slice
 
     @property
     def margin(self) -> float:
         """The conformal widening stored in the booster (0 for boosters trained before calibration)."""
         return float(self.booster.attr(MARGIN_ATTR) or 0.0)
 
-    def normalised(self, rows: pl.DataFrame) -> np.ndarray:
-        """(rows, 3) calibrated P10, P50, P90 of normalised load, P10 <= P50 <= P90, not below 0."""
+    def normalised(self, rows: pl.DataFrame, margin: float | None = None) -> np.ndarray:
+        """(rows, 3) P10, P50, P90 of normalised load, the band widened by `margin` (None: the stored one).
+
+        P10 <= P50 <= P90, not below 0. The margin may be negative (a too wide band narrows), but
+        never past the median.
+        """
         data = xgb.DMatrix(matrix(rows), feature_names=FEATURES, nthread=DEFAULT_PARAMS["nthread"])
         raw = np.sort(self.booster.predict(data).reshape(rows.height, len(QUANTILES)), axis=1)
-        margin = self.margin  # may be negative (a too wide band narrows), but never past the median
+        margin = self.margin if margin is None else margin
         band = np.column_stack([np.minimum(raw[:, 0] - margin, raw[:, 1]), raw[:, 1],
                                 np.maximum(raw[:, 2] + margin, raw[:, 1])])
         return np.clip(band, 0.0, None)  # a facility draws, it does not (here) export
 
-    def predict(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """rows (features + contract_demand_kw) -> the same rows plus p10, p50, p90 in kW."""
-        kw = self.normalised(rows) * rows["contract_demand_kw"].to_numpy()[:, None]
-        return rows.with_columns(p10=pl.Series(kw[:, 0]), p50=pl.Series(kw[:, 1]), p90=pl.Series(kw[:, 2]))
+    def predict(self, rows: pl.DataFrame, margin: float | None = None) -> pl.DataFrame:
+        """rows (features + contract_demand_kw) -> the same rows plus p10, p50, p90 in kW and band_margin.
+
+        `margin` widens the band (normalised load); None: the margin stored in the booster.
+        """
+        margin = self.margin if margin is None else margin
+        kw = self.normalised(rows, margin) * rows["contract_demand_kw"].to_numpy()[:, None]
+        return rows.with_columns(p10=pl.Series(kw[:, 0]), p50=pl.Series(kw[:, 1]), p90=pl.Series(kw[:, 2]),
+                                 band_margin=pl.lit(margin, dtype=pl.Float64))
 
     def importance(self) -> dict[str, float]:
         """Gain per feature, normalised to sum to 1."""
@@ -105,15 +117,18 @@ def fit(rows: pl.DataFrame, *, rounds: int = 200, max_rows: int = MAX_TRAINING_R
                          rounds, rows=known.height)
 
 
-def conformal_margin(model: QuantileModel, rows: pl.DataFrame, coverage: float = TARGET_COVERAGE
-                     ) -> tuple[float, float]:
-    """(margin, raw coverage): the finite-sample (coverage)-quantile of max(p10 - y, y - p90) on unseen rows."""
+def scored(model: QuantileModel, rows: pl.DataFrame, margin: float | None = None) -> pl.DataFrame:
+    """facility_id, ts, score (`ml.conformal.conformity`) of the rows with a known load, forecast with `margin`."""
     known = rows.drop_nulls("y")
-    band = QuantileModel(model.booster).normalised(known)  # the raw band, whatever the booster carries
-    y = known["y"].to_numpy()
-    conformity = np.maximum(band[:, 0] - y, y - band[:, 2])
-    level = min(1.0, np.ceil((len(y) + 1) * coverage) / len(y))
-    return float(np.quantile(conformity, level)), float(np.mean(conformity <= 0))
+    return conformity(model.predict(known, margin).with_columns(kw=pl.col("y") * pl.col("contract_demand_kw")))
+
+
+def conformal_margin(model: QuantileModel, rows: pl.DataFrame, coverage: float = TARGET_COVERAGE
+                     ) -> tuple[float, float, pl.DataFrame]:
+    """(margin, raw coverage, scores): the finite-sample (coverage)-quantile of the raw band's scores on unseen rows."""
+    scores = scored(model, rows, margin=0.0)  # the raw band, whatever the booster carries
+    values = scores["score"].to_numpy()
+    return conformal_quantile(values, coverage), float(np.mean(values <= 0)), scores
 
 
 def train(rows: pl.DataFrame, *, rounds: int = 200, calibration_days: int = 7, **overrides: Any) -> QuantileModel:
@@ -135,8 +150,10 @@ def train(rows: pl.DataFrame, *, rounds: int = 200, calibration_days: int = 7, *
     unseen = rows.filter((pl.col("ts") > cut) & (pl.col("is_holiday") == 0)).drop_nulls("y")
     if unseen.is_empty():
         return model
-    margin, raw = conformal_margin(fit(rows.filter(pl.col("ts") <= cut), rounds=rounds, **overrides), unseen)
+    margin, raw, scores = conformal_margin(fit(rows.filter(pl.col("ts") <= cut), rounds=rounds, **overrides),
+                                           unseen)
     model.booster.set_attr(**{MARGIN_ATTR: repr(margin)})
+    model.calibration_scores = scores
     model.calibration = {"cqr_margin": margin, "calibration_raw_coverage": raw,
                          "calibration_days": slice_ / timedelta(days=1), "target_coverage": TARGET_COVERAGE}
     return model

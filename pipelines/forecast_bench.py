@@ -95,7 +95,8 @@ def accuracy(climate: str, *, facilities: int, start: datetime, days: int, train
     global_run = backtest.run(load, weather, attributes, train_days=train_days, rounds=rounds)
     result = {"climate": climate, "facilities": facilities, "days": days, "train_days": train_days,
               "origins": global_run.origins, **_summary(global_run.metrics),
-              "calibration": {k: round(v, 4) for k, v in global_run.model.calibration.items()}}
+              "calibration": {k: round(v, 4) for k, v in global_run.model.calibration.items()},
+              "band_margin_per_origin": [round(m, 4) for m in global_run.margins["band_margin"]]}
     if per_facility:
         own = [backtest.run(load.filter(pl.col("facility_id") == f.facility_id), weather,
                             attributes.filter(pl.col("facility_id") == f.facility_id), train_days=train_days,

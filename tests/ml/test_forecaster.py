@@ -73,3 +73,11 @@ def test_scores_on_known_numbers() -> None:
     assert s["pinball"] == pytest.approx((0.55 + 0.75 + 0.35) / 3)
     with pytest.raises(ValueError, match="nothing to score"):
         scores(frame.clear())
+
+
+def test_each_origin_is_recalibrated_on_the_days_scored_before_it(result: backtest.BacktestResult) -> None:
+    margins = result.margins
+    assert margins["origin"].to_list() == [result.train_end + timedelta(days=d) for d in range(result.origins)]
+    assert margins["band_margin"][0] == pytest.approx(result.model.margin)  # day 1: the calibration slice
+    assert (margins["days"] == 7).all()  # the slice's week, then the origins already forecast
+    assert margins["band_margin"].n_unique() > 1  # the margin moves with what the model got right or wrong

@@ -99,3 +99,20 @@ def test_a_fit_samples_down_to_max_rows_and_repeats_itself() -> None:
     first, again = (fit(rows, rounds=10, max_rows=500) for _ in range(2))
     assert first.rows == 500 and fit(rows, rounds=10).rows == rows.height
     assert first.predict(rows).select("p10", "p50", "p90").equals(again.predict(rows).select("p10", "p50", "p90"))
+
+
+def test_an_explicit_margin_replaces_the_stored_one_and_is_kept_per_row(calibrated: QuantileModel,
+                                                                         unseen: pl.DataFrame) -> None:
+    stored = calibrated.predict(unseen)
+    wider = calibrated.predict(unseen, margin=calibrated.margin + 0.05)
+    assert (stored["band_margin"] == calibrated.margin).all() and (wider["band_margin"] > calibrated.margin).all()
+    assert (wider["p90"] >= stored["p90"]).all() and (wider["p10"] <= stored["p10"]).all()
+    assert wider["p50"].equals(stored["p50"])
+    kw = unseen["y"] * 500.0
+    assert coverage(calibrated, unseen) < float(((kw >= wider["p10"]) & (kw <= wider["p90"])).mean())
+
+
+def test_training_keeps_the_calibration_slices_scores(calibrated: QuantileModel) -> None:
+    scores = calibrated.calibration_scores
+    assert scores.height == 7 * 96 and scores["ts"].min() > START + timedelta(days=20)
+    assert float(np.mean(scores["score"].to_numpy() <= calibrated.margin)) == pytest.approx(TARGET_COVERAGE, abs=0.01)
