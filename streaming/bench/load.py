@@ -7,11 +7,11 @@ in QuestDB by (meter_id, seq); only readings the broker acknowledged count as of
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field
 
+import msgspec
 import paho.mqtt.client as mqtt
 
 from sems.mqtt import device_client
@@ -79,8 +79,8 @@ class Load:
         prefix = self.settings.mqtt_topic_prefix
         if self.mode == "gateway":
             batch = [{"meter_id": m, "ts": ts, "kw": 10.0 + seq % 5, "seq": seq} for m in meters]
-            return [(f"{prefix}/batches/{facility_id}", json.dumps({"readings": batch}).encode(), len(meters))]
-        body = json.dumps({"ts": ts, "kw": 10.0 + seq % 5, "seq": seq}).encode()
+            return [(f"{prefix}/batches/{facility_id}", msgspec.json.encode({"readings": batch}), len(meters))]
+        body = msgspec.json.encode({"ts": ts, "kw": 10.0 + seq % 5, "seq": seq})
         return [(f"{prefix}/readings/{facility_id}/{m}", body, 1) for m in meters]
 
     def _next_ts(self, facility_id: str) -> int:

@@ -6,7 +6,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from sems.settings import Settings
 from sems.stack import process
@@ -96,3 +98,16 @@ def wait_landed(settings: Settings, tag: str, expected: int, timeout_s: float) -
         if distinct >= expected or time.monotonic() - last_change > timeout_s:
             return rows, distinct, last_change
         time.sleep(0.5)
+
+
+def job_work(settings: Settings) -> tuple[float, float]:
+    """(readings written, seconds spent in runs) so far, from the job's own /metrics."""
+    text = httpx.get(f"http://{settings.host}:{settings.beam_job_port}/metrics", timeout=5).text
+    values = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+    return values.get("sems_beam_readings_written_total", 0.0), values.get("sems_beam_batch_duration_seconds_sum", 0.0)
+
+
+def busy_rate(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """Readings/s while the job was running batches (its capacity, comparable with the peer's backlog rate)."""
+    readings, seconds = after[0] - before[0], after[1] - before[1]
+    return readings / seconds if seconds > 0 else 0.0

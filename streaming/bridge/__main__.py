@@ -9,12 +9,14 @@ import threading
 from sems import endpoints, logs
 from sems.settings import get_settings
 from sems.stores.kafka import producer
+from streaming.bridge import paho_speedups
 from streaming.bridge.service import Bridge
 
 
 def main() -> None:
     settings = get_settings()
     logs.configure("bridge", settings.log_level)
+    paho_speedups.apply()
     # kafka-python logs every connection at INFO; the health probe alone would flood the log.
     logging.getLogger("kafka").setLevel(logging.WARNING)
     stop = threading.Event()

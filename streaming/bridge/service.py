@@ -105,6 +105,7 @@ class Bridge:
         """On SIGTERM: handle what paho already queued, publish or spool it, so its acks go out."""
         while not self.inbox.empty():  # only this thread takes from the inbox
             self._handle(self.inbox.get_nowait())
+            metrics.MESSAGES_RECEIVED.inc()
         self._flush()
         self.sink.dispatch()
 
@@ -164,6 +165,9 @@ class Bridge:
                 inbound = self.inbox.get(timeout=left) if left > 0 else self.inbox.get_nowait()
             except queue.Empty:
                 break
+        # Metrics once per turn, not per message: at 15,000 messages/s their locks add up.
+        metrics.MESSAGES_RECEIVED.inc(handled)
+        metrics.PENDING_ACKS.set(len(self.ledger))
         metrics.TURN_MESSAGES.observe(handled)
         self._flush()
 
@@ -171,7 +175,6 @@ class Bridge:
         message = inbound.message
         trace_id = trace_id_of(message)
         with logs.trace_context(trace_id):
-            metrics.MESSAGES_RECEIVED.inc()
             ticket = self.ledger.open(message.mid, message.qos, inbound.generation, inbound.received_at_ms, trace_id)
             if ticket is None:
                 metrics.STALE_MESSAGES.inc()
@@ -183,7 +186,6 @@ class Bridge:
                 log.exception("bridge failed on a message; sending it to the DLQ")
                 self._reject(ticket, Rejection("bridge_error", repr(exc)[:300], topic, payload, None))
             self.ledger.seal(ticket)
-            metrics.PENDING_ACKS.set(len(self.ledger))
 
     def _dispatch(self, ticket: Ticket, topic: str, payload: bytes) -> None:
         parsed = self.contract.parse(topic, payload, now_ms=ticket.received_at_ms)
