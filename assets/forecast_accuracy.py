@@ -2,9 +2,10 @@
 
 "Day-ahead" = the newest forecast a facility had before the scored UTC day began (what
 peak shaving and DR planned on); its steps inside the day are compared with the measured
-15-minute load of `facility_load_15m` (QuestDB). The check (severity WARN) fails when the
-fleet's CV(RMSE), |NMBE| or P10-P90 coverage is outside the settings' limits, or when
-there was nothing to score; per-source and worst-facility scores are its metadata.
+15-minute load of `facility_load_15m` (QuestDB), joined by `assets.forecast_scoring`. The
+check (severity WARN) fails when the fleet's CV(RMSE), |NMBE| or P10-P90 coverage is
+outside the settings' limits, or when there was nothing to score; per-source and
+worst-facility scores are its metadata.
 """
 
 from __future__ import annotations
@@ -14,40 +15,14 @@ from typing import Any
 
 import polars as pl
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
-from sqlalchemy import text
 
+from assets.forecast_scoring import scored_day_ahead
 from assets.forecasts import load_forecast
 from ml.metrics import scores
 from pipelines.resources import PostgresResource, QuestDBResource
 from sems.settings import get_settings
 
 WORST = 5  # facilities listed by CV(RMSE) in the metadata
-
-
-def day_ahead(postgres: PostgresResource, start: datetime, facilities: list[str] | None) -> pl.DataFrame:
-    """facility_id, ts, p10, p50, p90, source, generated_at: each facility's last forecast issued before `start`."""
-    only = "AND facility_id = ANY(:facilities)" if facilities is not None else ""
-    with postgres.transaction() as conn:
-        rows = conn.execute(text(
-            "WITH issued AS (SELECT facility_id, max(generated_at) AS generated_at FROM load_forecasts "
-            f"WHERE generated_at < :start AND generated_at >= :start - interval '1 day' {only} GROUP BY facility_id) "
-            "SELECT f.facility_id, f.ts, f.p10, f.p50, f.p90, f.source, f.generated_at FROM load_forecasts f "
-            "JOIN issued USING (facility_id, generated_at) WHERE f.ts >= :start AND f.ts < :end"),
-            {"start": start, "end": start + timedelta(days=1), "facilities": facilities}).mappings().all()
-    schema: dict[str, pl.DataType | type[pl.DataType]] = {
-        "facility_id": pl.String, "ts": pl.Datetime("us", "UTC"), "p10": pl.Float64, "p50": pl.Float64,
-              "p90": pl.Float64, "source": pl.String, "generated_at": pl.Datetime("us", "UTC")}
-    return pl.DataFrame([dict(r) for r in rows], schema=schema)
-
-
-def measured(questdb: QuestDBResource, start: datetime) -> pl.DataFrame:
-    """facility_id, ts, kw: the metered mean load per quarter-hour of the day."""
-    rows = questdb.query(
-        f"SELECT facility_id, ts, kw_avg AS kw FROM facility_load_15m WHERE ts >= '{start:%Y-%m-%dT%H:%M:%S}.000000Z'"
-        f" AND ts < '{start + timedelta(days=1):%Y-%m-%dT%H:%M:%S}.000000Z'")
-    schema = {"facility_id": pl.String, "ts": pl.String, "kw": pl.Float64}
-    return pl.DataFrame(rows, schema=schema, orient="row").with_columns(
-        pl.col("ts").str.to_datetime(time_unit="us", time_zone="UTC"))
 
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:
@@ -59,7 +34,7 @@ def evaluate(postgres: PostgresResource, questdb: QuestDBResource, day: date,
     """The check's result for one UTC day (all facilities, or only `facilities`)."""
     settings = get_settings()
     start = datetime.combine(day, time(), tzinfo=UTC)
-    joined = day_ahead(postgres, start, facilities).join(measured(questdb, start), on=["facility_id", "ts"])
+    joined = scored_day_ahead(postgres, questdb, start, 1, facilities)
     meta: dict[str, Any] = {"day": day.isoformat(), "scored_steps": joined.height,
                             "facilities": joined["facility_id"].n_unique() if joined.height else 0}
     if joined.is_empty():

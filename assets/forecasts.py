@@ -1,9 +1,11 @@
 """The live forecast: 24 h of quarter-hourly P10/P50/P90 per facility, from the champion model or the fallback.
 
 `load_forecast` uses `models:/load_forecaster@champion` for every facility that has
-weather; without a champion, without MLflow or without weather it issues the review's
-fallback (same weekday, 4-week mean) with wider bands, `source='fallback'` and a lower
-quality score. Rows go to PostgreSQL, or to the Kafka buffer while PostgreSQL refuses
+weather, its P10-P90 band recalibrated every day from the champion's day-ahead forecasts
+of the last week scored against the meters (`ml.conformal`; the margin it was trained
+with until 3 days are scored); without a champion, without MLflow or without weather it
+issues the review's fallback (same weekday, 4-week mean) with wider bands,
+`source='fallback'` and a lower quality score. Rows go to PostgreSQL, or to the Kafka buffer while PostgreSQL refuses
 them; each run first replays what was buffered (`sems.forecast_buffer`).
 """
 
@@ -24,6 +26,7 @@ from dagster import (
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from assets.forecast_scoring import band_margin, recent_scores
 from assets.forecaster import load_champion
 from ml.fallback import four_week_average
 from ml.predict import model_forecast
@@ -76,13 +79,18 @@ def fleet_or_settings(postgres: PostgresResource) -> tuple[pl.DataFrame, str]:
 
 
 def issue(history: pl.DataFrame, weather: pl.DataFrame, facilities: pl.DataFrame, issued_at: datetime,
-          shape: ForecastingResource) -> tuple[pl.DataFrame, str, str]:
-    """(forecast rows incl. model_version, champion version or "", why the fallback was used or "")."""
+          shape: ForecastingResource, scored: pl.DataFrame | None = None) -> tuple[pl.DataFrame, str, str, str]:
+    """(forecast rows incl. model_version, champion version or "", why the fallback was used or "", band margin used).
+
+    `scored`: recent day-ahead forecasts with metered load (`recent_scores`) to recalibrate the band from.
+    """
     booster, version, why = load_champion(shape.tracking_uri, shape.model_name)
-    modelled = pl.DataFrame()
+    modelled, margin_note = pl.DataFrame(), ""
     if booster is not None:
+        margin, margin_note = band_margin(booster, version, pl.DataFrame() if scored is None else scored, facilities,
+                                          issued_at)
         modelled = model_forecast(booster, history, weather, facilities, issued_at, horizon=shape.horizon,
-                                  step=shape.step).with_columns(model_version=pl.lit(version))
+                                  step=shape.step, margin=margin).with_columns(model_version=pl.lit(version))
         if modelled.is_empty():
             why = "no weather for any facility"
     settings = get_settings()
@@ -93,7 +101,7 @@ def issue(history: pl.DataFrame, weather: pl.DataFrame, facilities: pl.DataFrame
     if fallback.height:
         fallback = fallback.with_columns(model_version=pl.lit(FALLBACK_VERSION))
     frames = [f for f in (modelled, fallback) if f.height]
-    return (pl.concat(frames, how="diagonal") if frames else pl.DataFrame()), version, why
+    return (pl.concat(frames, how="diagonal") if frames else pl.DataFrame()), version, why, margin_note
 
 
 def with_overrides(forecasts: pl.DataFrame, postgres: PostgresResource) -> pl.DataFrame:
@@ -116,8 +124,8 @@ def _manual(postgres: PostgresResource, forecasts: pl.DataFrame) -> list[Any]:
     with postgres.transaction() as conn:
         return list(conn.execute(text(
             "SELECT DISTINCT ON (facility_id, ts) facility_id, ts, p10, p50, p90, model_version, source, "
-            "data_quality_score FROM load_forecasts WHERE source = 'manual' AND ts >= :since AND ts <= :until "
-            "ORDER BY facility_id, ts, generated_at DESC"),
+            "data_quality_score, raw_p10, raw_p90, band_margin FROM load_forecasts WHERE source = 'manual' "
+            "AND ts >= :since AND ts <= :until ORDER BY facility_id, ts, generated_at DESC"),
             {"since": forecasts["ts"].min(), "until": forecasts["ts"].max()}).mappings().all())
 
 
@@ -137,10 +145,14 @@ def load_forecast(
     if fleet_note:
         context.log.warning(fleet_note)
     history = load_history(questdb, generated_at - LOOKBACK, forecasting.step)
-    forecasts, version, why = issue(history, weather_forecast, facilities, generated_at, forecasting)
+    scored = recent_scores(postgres, questdb, generated_at)
+    forecasts, version, why, margin_note = issue(history, weather_forecast, facilities, generated_at, forecasting,
+                                                 scored)
     forecasts = with_overrides(forecasts, postgres)
     if why:
         context.log.warning(f"fallback forecast for some or all facilities: {why}")
+    if margin_note:
+        context.log.info(f"P10-P90 band margin: {margin_note}")
     missing = sorted(set(facilities["facility_id"]) - set(forecasts["facility_id"] if forecasts.height else []))
     if missing:
         # Nothing is invented for a facility that never reported; it is named here and in the metadata.
@@ -153,8 +165,15 @@ def load_forecast(
         "rows": forecasts.height, "rows_by_source": MetadataValue.json(sources), "fallback_reason": why,
         "stored": outcome.stored, "buffered_in_kafka": outcome.buffered, "postgres_error": outcome.error,
         "replayed_from_kafka": replayed, "facilities_without_history": MetadataValue.json(missing),
-        "fleet_source": fleet_note or "postgres",
+        "fleet_source": fleet_note or "postgres", "band_margin_source": margin_note,
+        **({"band_margin": margin} if (margin := _margin_used(forecasts)) is not None else {}),
     })
+
+
+def _margin_used(forecasts: pl.DataFrame) -> float | None:
+    """The model rows' band margin (normalised load), None without model rows."""
+    used = forecasts["band_margin"].drop_nulls() if "band_margin" in forecasts.columns else pl.Series([])
+    return float(used[0]) if used.len() else None
 
 
 @asset_check(asset=load_forecast, description="The newest issued forecast is younger than the staleness limit.")

@@ -83,7 +83,7 @@ def recalibrated(model: QuantileModel, rows: pl.DataFrame, origins: list[datetim
         margins.append({"origin": origin, "band_margin": margin, "days": days})
         ordinary = day.filter(pl.col("is_holiday") == 0).drop_nulls("y")
         if ordinary.height:
-            known.append(scored(model, ordinary, margin).select("ts", "score"))
+            known.append(scored(model, ordinary).select("ts", "score"))
     return pl.concat(forecasts), pl.DataFrame(margins)
 
 

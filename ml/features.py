@@ -54,7 +54,7 @@ def _holiday_dates(country: str, first: int, last: int) -> frozenset[object]:
     return frozenset(holidays.country_holidays(country, years=range(first, last + 1)))
 
 
-def _calendar(steps: pl.DataFrame, facilities: pl.DataFrame) -> pl.DataFrame:
+def calendar(steps: pl.DataFrame, facilities: pl.DataFrame) -> pl.DataFrame:
     """Local hour, weekday, weekend and public holiday of each step, in its facility's time zone.
 
     One pass per (country, time zone), not per facility: a fleet of thousands shares a few zones.
@@ -130,5 +130,5 @@ def build(steps: pl.DataFrame, load: pl.DataFrame, weather: pl.DataFrame, facili
         cooling_dh=(pl.col("temp_c") - COMFORT_HIGH_C).clip(lower_bound=0),
         heating_dh=(COMFORT_LOW_C - pl.col("temp_c")).clip(lower_bound=0),
     ).join(facilities.select("facility_id", "contract_demand_kw", "latitude"), on="facility_id", how="left")
-    rows = _usual_load(_calendar(rows, facilities.select(FACILITY_COLUMNS)))
+    rows = _usual_load(calendar(rows, facilities.select(FACILITY_COLUMNS)))
     return rows.join(y, on=["facility_id", "ts"], how="left").sort("facility_id", "ts")

@@ -3,8 +3,9 @@
 Feature rows are built exactly as in training (`ml.features.build`) for the next horizon;
 the booster gives normalised P10/P50/P90, its band widened by the conformal margin the
 caller measured on recent days (`ml.conformal.rolling_margin`) or else the one the booster
-carries (`ml.quantile`; none for older champions), scaled back to kW. Each row keeps the
-margin it was issued with (`band_margin`), so the next margin can be measured. The quality score starts at 1
+carries (`ml.quantile`; none for older champions), scaled back to kW. Each row keeps its
+raw band and the margin it was issued with (`raw_p10`, `raw_p90`, `band_margin`), so the
+next margin can be measured. The quality score starts at 1
 and loses up to half for missing load lags (a facility with little history) and 0.2 when
 the weather is a cached, older forecast.
 """
@@ -28,7 +29,7 @@ def model_forecast(
     booster: xgb.Booster, history: pl.DataFrame, weather: pl.DataFrame, facilities: pl.DataFrame,
     issued_at: datetime, *, horizon: timedelta, step: timedelta, margin: float | None = None,
 ) -> pl.DataFrame:
-    """facility_id, ts, p10, p50, p90, band_margin, source='model', data_quality_score for facilities with weather.
+    """facility_id, ts, p10, p50, p90, raw_p10, raw_p90, band_margin, source, data_quality_score (with weather).
 
     `margin`: the band's conformal widening (normalised load); None: the one stored in the booster.
     `history`: facility_id, ts, kw; `weather`: facility_id, ts (hourly), temp_c, humidity_pct
@@ -48,4 +49,5 @@ def model_forecast(
         source=pl.lit("model"),
         data_quality_score=(1.0 - 0.5 * missing_lags
                             - pl.when(pl.col("stale")).then(CACHED_WEATHER_PENALTY).otherwise(0.0)).clip(0.0, 1.0),
-    ).select("facility_id", "ts", "p10", "p50", "p90", "band_margin", "source", "data_quality_score")
+    ).select("facility_id", "ts", "p10", "p50", "p90", "raw_p10", "raw_p90", "band_margin", "source",
+             "data_quality_score")

@@ -68,27 +68,36 @@ class QuantileModel:
         """The conformal widening stored in the booster (0 for boosters trained before calibration)."""
         return float(self.booster.attr(MARGIN_ATTR) or 0.0)
 
-    def normalised(self, rows: pl.DataFrame, margin: float | None = None) -> np.ndarray:
-        """(rows, 3) P10, P50, P90 of normalised load, the band widened by `margin` (None: the stored one).
-
-        P10 <= P50 <= P90, not below 0. The margin may be negative (a too wide band narrows), but
-        never past the median.
-        """
+    def _sorted(self, rows: pl.DataFrame) -> np.ndarray:
         data = xgb.DMatrix(matrix(rows), feature_names=FEATURES, nthread=DEFAULT_PARAMS["nthread"])
-        raw = np.sort(self.booster.predict(data).reshape(rows.height, len(QUANTILES)), axis=1)
-        margin = self.margin if margin is None else margin
+        return np.sort(self.booster.predict(data).reshape(rows.height, len(QUANTILES)), axis=1)
+
+    def _bands(self, rows: pl.DataFrame, margin: float) -> tuple[np.ndarray, np.ndarray]:
+        """(raw, calibrated) (rows, 3) P10, P50, P90 of normalised load, each P10 <= P50 <= P90, not below 0.
+
+        The margin may be negative (a too wide band narrows), but never past the median.
+        """
+        raw = self._sorted(rows)
         band = np.column_stack([np.minimum(raw[:, 0] - margin, raw[:, 1]), raw[:, 1],
                                 np.maximum(raw[:, 2] + margin, raw[:, 1])])
-        return np.clip(band, 0.0, None)  # a facility draws, it does not (here) export
+        return np.clip(raw, 0.0, None), np.clip(band, 0.0, None)  # a facility draws, it does not (here) export
+
+    def normalised(self, rows: pl.DataFrame, margin: float | None = None) -> np.ndarray:
+        """(rows, 3) P10, P50, P90 of normalised load, the band widened by `margin` (None: the stored one)."""
+        return self._bands(rows, self.margin if margin is None else margin)[1]
 
     def predict(self, rows: pl.DataFrame, margin: float | None = None) -> pl.DataFrame:
-        """rows (features + contract_demand_kw) -> the same rows plus p10, p50, p90 in kW and band_margin.
+        """rows (features + contract_demand_kw) -> the rows plus p10, p50, p90 (kW), raw_p10, raw_p90, band_margin.
 
-        `margin` widens the band (normalised load); None: the margin stored in the booster.
+        `margin` widens the band (normalised load); None: the margin stored in the booster. The raw
+        band (before the margin, in kW) and the margin are kept so the forecast can be scored later
+        for the next margin (`ml.conformal`).
         """
         margin = self.margin if margin is None else margin
-        kw = self.normalised(rows, margin) * rows["contract_demand_kw"].to_numpy()[:, None]
-        return rows.with_columns(p10=pl.Series(kw[:, 0]), p50=pl.Series(kw[:, 1]), p90=pl.Series(kw[:, 2]),
+        scale = rows["contract_demand_kw"].to_numpy()[:, None]
+        raw, band = (b * scale for b in self._bands(rows, margin))
+        return rows.with_columns(p10=pl.Series(band[:, 0]), p50=pl.Series(band[:, 1]), p90=pl.Series(band[:, 2]),
+                                 raw_p10=pl.Series(raw[:, 0]), raw_p90=pl.Series(raw[:, 2]),
                                  band_margin=pl.lit(margin, dtype=pl.Float64))
 
     def importance(self) -> dict[str, float]:
@@ -117,16 +126,16 @@ def fit(rows: pl.DataFrame, *, rounds: int = 200, max_rows: int = MAX_TRAINING_R
                          rounds, rows=known.height)
 
 
-def scored(model: QuantileModel, rows: pl.DataFrame, margin: float | None = None) -> pl.DataFrame:
-    """facility_id, ts, score (`ml.conformal.conformity`) of the rows with a known load, forecast with `margin`."""
+def scored(model: QuantileModel, rows: pl.DataFrame) -> pl.DataFrame:
+    """facility_id, ts, score (`ml.conformal.conformity`) of the model's raw band on the rows with a known load."""
     known = rows.drop_nulls("y")
-    return conformity(model.predict(known, margin).with_columns(kw=pl.col("y") * pl.col("contract_demand_kw")))
+    return conformity(model.predict(known).with_columns(kw=pl.col("y") * pl.col("contract_demand_kw")))
 
 
 def conformal_margin(model: QuantileModel, rows: pl.DataFrame, coverage: float = TARGET_COVERAGE
                      ) -> tuple[float, float, pl.DataFrame]:
     """(margin, raw coverage, scores): the finite-sample (coverage)-quantile of the raw band's scores on unseen rows."""
-    scores = scored(model, rows, margin=0.0)  # the raw band, whatever the booster carries
+    scores = scored(model, rows)
     values = scores["score"].to_numpy()
     return conformal_quantile(values, coverage), float(np.mean(values <= 0)), scores
 

@@ -26,7 +26,10 @@ from sems.settings import Settings
 from sems.stores import kafka, postgres
 
 log = logging.getLogger(__name__)
-COLUMNS = ("facility_id", "ts", "generated_at", "p10", "p50", "p90", "model_version", "source", "data_quality_score")
+COLUMNS = ("facility_id", "ts", "generated_at", "p10", "p50", "p90", "model_version", "source", "data_quality_score",
+           "raw_p10", "raw_p90", "band_margin")
+# Only model forecasts have them; other rows (and rows buffered before they existed) store NULL.
+OPTIONAL = ("raw_p10", "raw_p90", "band_margin")
 TIMESTAMPS = ("ts", "generated_at")
 _INSERT = text(f"""
     INSERT INTO load_forecasts ({", ".join(COLUMNS)})
@@ -47,9 +50,13 @@ def insert(settings: Settings, rows: list[dict[str, Any]]) -> None:
     db = postgres.engine(settings)
     try:
         with db.begin() as conn:
-            conn.execute(_INSERT, [{c: row[c] for c in COLUMNS} for row in rows])
+            conn.execute(_INSERT, [_columns(row) for row in rows])
     finally:
         db.dispose()
+
+
+def _columns(row: dict[str, Any]) -> dict[str, Any]:
+    return {c: row.get(c) if c in OPTIONAL else row[c] for c in COLUMNS}
 
 
 def write(settings: Settings, rows: list[dict[str, Any]]) -> WriteOutcome:
@@ -67,7 +74,7 @@ def write(settings: Settings, rows: list[dict[str, Any]]) -> WriteOutcome:
 
 
 def _encode(row: dict[str, Any]) -> bytes:
-    return json.dumps({c: (row[c].isoformat() if c in TIMESTAMPS else row[c]) for c in COLUMNS}).encode()
+    return json.dumps({c: (v.isoformat() if c in TIMESTAMPS else v) for c, v in _columns(row).items()}).encode()
 
 
 def _decode(value: bytes) -> dict[str, Any]:

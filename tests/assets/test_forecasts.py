@@ -71,8 +71,8 @@ def test_unreachable_mlflow_falls_back_quickly(settings: Settings) -> None:
     load, weather = simulated_history(fleet, START, 30)
     issued_at = datetime(2025, 6, 4, tzinfo=UTC)
     shape = _shape(settings, tracking_uri=f"http://{settings.host}:1")  # nothing listens on port 1
-    rows, version, why = issue(load.filter(load["ts"] < issued_at), weather, facilities_frame(fleet), issued_at,
-                               shape)
-    assert version == "" and "MLflow unreachable" in why
+    rows, version, why, margin = issue(load.filter(load["ts"] < issued_at), weather, facilities_frame(fleet),
+                                       issued_at, shape)
+    assert version == "" and "MLflow unreachable" in why and margin == ""
     assert rows.height == 96 * len(fleet) and set(rows["source"]) == {"fallback"}
     assert (rows["data_quality_score"] == settings.forecast_fallback_quality).all()  # four weeks of history

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ml.conformal import conformal_quantile, conformity, rolling_margin
+from ml.conformal import WINDOW_DAYS, conformal_quantile, conformity, rolling_margin
 
 START = datetime(2025, 6, 2, tzinfo=UTC)
 
@@ -34,9 +34,11 @@ def test_the_margin_follows_a_widened_error_regime() -> None:
     margins = [rolling_margin(history, START + timedelta(days=d)) for d in range(7, 15)]
     assert all(m is not None for m in margins)
     widening = [m[0] for m in margins if m is not None]
-    assert widening == sorted(widening) and widening[-1] > widening[0] + 0.05  # grows day by day
-    assert widening[-1] == conformal_quantile(stormy["score"].to_numpy())  # a week on: only the new regime
-    assert margins[-1] is not None and margins[-1][1] == 7
+    assert widening[:WINDOW_DAYS + 1] == sorted(widening[:WINDOW_DAYS + 1])  # grows day by day into the storm
+    assert min(widening[WINDOW_DAYS:]) > widening[0] + 0.05
+    latest = stormy.filter(pl.col("ts") >= START + timedelta(days=14 - WINDOW_DAYS))
+    assert widening[-1] == conformal_quantile(latest["score"].to_numpy())  # only the latest days count
+    assert margins[-1] is not None and margins[-1][1] == WINDOW_DAYS
 
 
 def test_too_little_history_gives_no_margin_and_the_stored_one_is_kept() -> None:
@@ -47,17 +49,18 @@ def test_too_little_history_gives_no_margin_and_the_stored_one_is_kept() -> None
 
 
 def test_days_without_scores_do_not_count() -> None:
-    history = pl.concat([daily_scores(3, 0.02, seed=4), daily_scores(7, 0.02, seed=5, start=START + timedelta(days=4))])
-    margin = rolling_margin(history, START + timedelta(days=11))  # day 4 (a holiday, say) has no scores
-    assert margin is not None and margin[1] == 7
-    window = history.filter(pl.col("ts") >= START + timedelta(days=4))
-    assert margin[0] == conformal_quantile(window["score"].to_numpy())
+    history = pl.concat([daily_scores(WINDOW_DAYS - 1, 0.02, seed=4),  # then a day without scores (a holiday, say)
+                         daily_scores(1, 0.08, seed=5, start=START + timedelta(days=WINDOW_DAYS))])
+    margin = rolling_margin(history, START + timedelta(days=WINDOW_DAYS + 1))
+    assert margin is not None and margin[1] == WINDOW_DAYS  # reaches back past the day without scores
+    assert margin[0] == conformal_quantile(history["score"].to_numpy())
 
 
-def test_a_stored_band_scores_as_its_raw_band() -> None:
-    raw_p10, raw_p90, y, margin, contract = 0.40, 0.60, 0.65, 0.02, 500.0
-    stored = pl.DataFrame({"facility_id": ["f"], "ts": [START], "p10": [(raw_p10 - margin) * contract],
-                           "p90": [(raw_p90 + margin) * contract], "kw": [y * contract],
-                           "contract_demand_kw": [contract], "band_margin": [margin]})
-    assert conformity(stored)["score"][0] == pytest.approx(max(raw_p10 - y, y - raw_p90))
-    assert conformity(stored.with_columns(band_margin=None)).is_empty()  # fallback/manual rows: no score
+def test_a_forecast_scores_by_its_raw_band_in_normalised_load() -> None:
+    contract = 500.0
+    issued = pl.DataFrame({"facility_id": ["f", "f", "f"], "ts": [START + i * timedelta(minutes=15) for i in range(3)],
+                           "raw_p10": [200.0, 200.0, 200.0], "raw_p90": [300.0, 300.0, None],
+                           "kw": [325.0, 250.0, 250.0], "contract_demand_kw": [contract] * 3})
+    scores = conformity(issued)["score"].to_list()
+    assert scores == pytest.approx([25 / contract, -50 / contract])  # above P90 by 25 kW; inside, 50 kW from an edge
+    # Fallback and manual forecasts have no raw band: not scored (the third row).

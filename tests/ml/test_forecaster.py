@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from ml import backtest, features
+from ml.conformal import WINDOW_DAYS
 from ml.metrics import scores
 from tests.ml.history import START, facilities_frame, simulated_history, small_fleet
 
@@ -79,5 +80,5 @@ def test_each_origin_is_recalibrated_on_the_days_scored_before_it(result: backte
     margins = result.margins
     assert margins["origin"].to_list() == [result.train_end + timedelta(days=d) for d in range(result.origins)]
     assert margins["band_margin"][0] == pytest.approx(result.model.margin)  # day 1: the calibration slice
-    assert (margins["days"] == 7).all()  # the slice's week, then the origins already forecast
+    assert (margins["days"] == WINDOW_DAYS).all()  # the slice's last days, then the origins already forecast
     assert margins["band_margin"].n_unique() > 1  # the margin moves with what the model got right or wrong

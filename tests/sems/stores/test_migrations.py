@@ -17,6 +17,7 @@ TABLES = {"facilities", "meters", "load_forecasts", "dr_events", "dr_event_facil
 TABLES |= {"dr_webhook_deliveries", "dr_bms_commands", "dr_outbox"}  # 0002_dr
 TABLES |= {"dr_event_intervals"}  # 0003_dr_baselines
 TABLES |= {"dr_reconciliations"}  # 0005_dr_reconciliations (0004 adds facilities.bms_url)
+# 0006_forecast_raw_band adds load_forecasts.band_margin
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +86,26 @@ def test_forecasts_keep_history_and_reject_nonsense(migrated: sa.Engine) -> None
     for bad in (_forecast(source="guess"), _forecast(p10=5.0), _forecast(q=1.5), _forecast(facility_id="nowhere")):
         with pytest.raises(IntegrityError), migrated.begin() as conn:
             conn.execute(_INSERT_FORECAST, bad)
+
+
+def test_forecasts_keep_their_raw_band_and_margin(settings: Settings, scratch: str,
+                                                               migrated: sa.Engine) -> None:
+    issued = datetime(2024, 12, 30, tzinfo=UTC)
+    with migrated.begin() as conn:
+        conn.execute(_INSERT_FORECAST, _forecast(generated_at=issued))  # fallback, manual, older writers: NULL
+        conn.execute(sa.text("INSERT INTO load_forecasts (facility_id, ts, generated_at, p10, p50, p90, model_version, "
+                             "source, raw_p10, raw_p90, band_margin) VALUES ('fac-x', :ts, :g, 1, 2, 3, 'm/1', "
+                             "'model', 1.5, 2.5, 0.012)"), {"ts": datetime(2025, 1, 2, tzinfo=UTC), "g": issued})
+        stored = conn.execute(sa.text("SELECT raw_p10, raw_p90, band_margin FROM load_forecasts "
+                                      "WHERE generated_at = :g ORDER BY ts"), {"g": issued}).all()
+    assert [tuple(row) for row in stored] == [(None, None, None), (1.5, 2.5, 0.012)]
+    postgres.downgrade(settings, "0005_dr_reconciliations", database=scratch)  # the rows stay, the columns go
+    with migrated.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM load_forecasts WHERE generated_at = :g"),
+                            {"g": issued}).scalar() == 2
+    postgres.migrate(settings, database=scratch)
+    columns = {c["name"] for c in sa.inspect(migrated).get_columns("load_forecasts")}
+    assert {"raw_p10", "raw_p90", "band_margin"} <= columns
 
 
 def test_inbox_accepts_each_event_revision_once(migrated: sa.Engine) -> None:
