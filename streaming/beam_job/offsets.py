@@ -21,6 +21,24 @@ log = logging.getLogger(__name__)
 GROUP_POLL_MS = 100
 
 
+def fair_shares(backlogs: list[int], budget: int) -> list[int]:
+    """How many records to take from each partition: `budget` split evenly, what a short partition
+    leaves going to the others (water-filling), each at least 1.
+
+    Splitting it evenly over all assigned partitions wasted it: readings are keyed by facility, so
+    with 5 facilities on 12 partitions a run read at most 5/12 of its cap (measured: runs of 416
+    records per partition while 30 M readings drained after an outage).
+    """
+    shares = [0] * len(backlogs)
+    left, open_ = budget, sorted(range(len(backlogs)), key=lambda i: backlogs[i])
+    while open_:
+        even = max(1, left // len(open_))
+        i = open_.pop(0)
+        shares[i] = min(backlogs[i], even)
+        left = max(0, left - shares[i])
+    return shares
+
+
 class ConsumerOffsets:
     """Plans offset ranges of the assigned partitions from the committed positions; commits them."""
 
@@ -51,12 +69,12 @@ class ConsumerOffsets:
         for tp in assigned - set(self.next):
             committed = self.consumer.committed(tp)
             self.next[tp] = committed if committed is not None else self.consumer.beginning_offsets([tp])[tp]
-        self.lag = sum(max(0, ends[tp] - self.next[tp]) for tp in assigned)
-        per_partition = max(1, max_records // len(assigned))
+        backlog = {tp: ends[tp] - self.next[tp] for tp in sorted(assigned) if ends[tp] > self.next[tp]}
+        self.lag = sum(backlog.values())
+        shares = fair_shares(list(backlog.values()), max_records)
         return [
-            OffsetRange(tp.topic, tp.partition, self.next[tp], min(ends[tp], self.next[tp] + per_partition))
-            for tp in sorted(assigned)
-            if ends[tp] > self.next[tp]
+            OffsetRange(tp.topic, tp.partition, self.next[tp], self.next[tp] + share)
+            for tp, share in zip(backlog, shares, strict=True)
         ]
 
     def commit(self, ranges: list[OffsetRange]) -> bool:
