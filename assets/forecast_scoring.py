@@ -16,10 +16,11 @@ import xgboost as xgb
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from ml.conformal import MIN_DAYS, WINDOW_DAYS, issued_margin
+from ml.conformal import MIN_DAYS, issued_margin
 from ml.quantile import QuantileModel
 from pipelines.resources import PostgresResource, QuestDBResource
 
+LOOKBACK_DAYS = 7  # where the margin's latest scored days are looked for: past public holidays and gaps
 SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "facility_id": pl.String, "ts": pl.Datetime("us", "UTC"), "p10": pl.Float64, "p50": pl.Float64,
     "p90": pl.Float64, "source": pl.String, "model_version": pl.String, "raw_p10": pl.Float64,
@@ -67,10 +68,10 @@ def scored_day_ahead(postgres: PostgresResource, questdb: QuestDBResource, start
 
 
 def recent_scores(postgres: PostgresResource, questdb: QuestDBResource, issued_at: datetime) -> pl.DataFrame:
-    """The day-ahead forecasts of the last `WINDOW_DAYS` whole UTC days with their metered load (empty if unknown)."""
+    """The day-ahead forecasts of the last `LOOKBACK_DAYS` whole UTC days with their metered load (empty if unknown)."""
     today = issued_at.replace(hour=0, minute=0, second=0, microsecond=0)
     try:
-        return scored_day_ahead(postgres, questdb, today - timedelta(days=WINDOW_DAYS), WINDOW_DAYS)
+        return scored_day_ahead(postgres, questdb, today - timedelta(days=LOOKBACK_DAYS), LOOKBACK_DAYS)
     except DBAPIError:
         return pl.DataFrame()  # PostgreSQL down: the champion's stored margin serves until it is back
 
