@@ -1,6 +1,8 @@
 """Training the load forecaster in Dagster: `training_set` (history + weather) and `load_forecaster`.
 
-`load_forecaster` backtests, logs and registers through `assets.forecaster.register`; its
+`load_forecaster` backtests on the window, refits on all of it (the registered version is
+not two weeks stale when it goes live), logs and registers through
+`assets.forecaster.train_and_register`; its
 blocking check `beats_champion_and_baselines` fails when the new version was not promoted,
 with the gate's reason as metadata, so nothing downstream of a rejected model runs.
 """
@@ -19,9 +21,8 @@ from dagster import (
     asset,
 )
 
-from assets.forecaster import register
+from assets.forecaster import train_and_register
 from assets.forecasts import fleet, load_history
-from ml import backtest
 from pipelines.resources import ForecastingResource, PostgresResource, QuestDBResource
 from sems.weather.replay import ReplayProvider
 
@@ -73,10 +74,9 @@ def load_forecaster(
     training_set: dict[str, pl.DataFrame],
 ) -> MaterializeResult:
     """A new registered version of the forecaster; `champion` moves only if the gate says so."""
-    result = backtest.run(training_set["load"], training_set["weather"], training_set["facilities"],
-                          train_days=config.train_days, rounds=config.rounds)
-    outcome = register(forecasting.tracking_uri, result, train_days=config.train_days, rounds=config.rounds,
-                       model_name=forecasting.model_name)
+    outcome = train_and_register(forecasting.tracking_uri, training_set["load"], training_set["weather"],
+                                 training_set["facilities"], train_days=config.train_days, rounds=config.rounds,
+                                 model_name=forecasting.model_name)
     context.log.info(outcome.reason)
     metrics = {f"{m}_{k}": v for m, values in outcome.metrics.items() for k, v in values.items()}
     return MaterializeResult(

@@ -8,7 +8,7 @@ import mlflow
 import xgboost as xgb
 from mlflow import MlflowClient
 
-from assets.forecaster import ALIAS, register
+from assets.forecaster import ALIAS, refit, register, train_and_register
 from ml import backtest, features
 from sems.settings import Settings
 from tests.ml.history import START, facilities_frame, simulated_history, small_fleet
@@ -45,3 +45,24 @@ def test_champion_moves_only_for_a_better_model(settings: Settings) -> None:
     loaded = champion.predict(xgb.DMatrix(feats, feature_names=features.FEATURES))
     expected = result.model.booster.predict(xgb.DMatrix(feats, feature_names=features.FEATURES))
     assert (loaded == expected).all()
+
+
+def test_the_registered_version_is_refitted_on_the_whole_window(settings: Settings) -> None:
+    fleet = small_fleet(3)
+    load, weather = simulated_history(fleet, START, 40)
+    facilities = facilities_frame(fleet)
+    name = f"load_forecaster_test_{uuid.uuid4().hex[:8]}"
+
+    outcome = train_and_register(settings.mlflow_url, load, weather, facilities, train_days=35, rounds=20,
+                                 model_name=name)
+
+    assert outcome.promoted, outcome.reason  # the gate judged the backtest (35 days) ...
+    params = MlflowClient(settings.mlflow_url).get_run(outcome.run_id).data.params
+    assert params["registered_refit"] == "True"
+    assert int(params["registered_training_rows"]) > int(params["training_rows"])  # ... the version has all 40
+    mlflow.set_tracking_uri(settings.mlflow_url)
+    champion = mlflow.xgboost.load_model(f"models:/{name}@{ALIAS}")
+    feats = features.build(load.tail(8), load, weather, facilities).select(features.FEATURES).to_numpy()
+    expected = refit(load, weather, facilities, rounds=20).booster  # seeded: the same fit again
+    data = xgb.DMatrix(feats, feature_names=features.FEATURES)
+    assert (champion.predict(data) == expected.predict(data)).all()
