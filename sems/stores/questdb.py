@@ -66,6 +66,9 @@ def ensure_schema(settings: Settings) -> list[str]:
     return changed
 
 
+WRITE_CHUNK_ROWS = 100_000  # rows per ILP/HTTP request: ~20 MB, well under the client's 100 MiB buffer limit
+
+
 def write_frame(
     settings: Settings,
     table: str,
@@ -73,18 +76,17 @@ def write_frame(
     *,
     at: str = "ts",
     symbols: Sequence[str] | None = None,
+    chunk_rows: int = WRITE_CHUNK_ROWS,
 ) -> int:
-    """Write `frame` to `table` in one ILP/HTTP transaction; returns the number of rows written.
+    """Write `frame` to `table`, one ILP/HTTP transaction per `chunk_rows` rows; returns the rows written.
 
     `symbols` defaults to the table's SYMBOL columns from the schema. Raises `ValueError`
     for a frame that cannot be a batch of `table`, `QuestDBError` if QuestDB does not
-    acknowledge the write (nothing of the frame is committed then).
+    acknowledge a chunk (the chunks before it are committed; every SEMS table has DEDUP
+    UPSERT KEYS, so writing the frame again is harmless). Chunked because one request may
+    not exceed the client's buffer limit (100 MiB): a 1 M-reading frame (192 MB of ILP) was
+    refused whole and, taken for bad data, dead-lettered (found in a 5-minute bench).
     """
-    from questdb.ingress import IngressError, IngressErrorCode, Sender
-
-    bad_frame = {IngressErrorCode.BadDataFrame, IngressErrorCode.InvalidName, IngressErrorCode.InvalidTimestamp,
-                  IngressErrorCode.ArrowUnsupportedColumnKind, IngressErrorCode.InvalidApiCall}
-
     rows = _as_pandas(frame)
     if rows.empty:
         return 0
@@ -93,12 +95,22 @@ def write_frame(
     if symbols is None:
         known = tables(settings).get(table)
         symbols = [s for s in known.symbols if s in rows.columns] if known else []
+    for start in range(0, len(rows), chunk_rows):
+        _write_chunk(settings, table, rows.iloc[start : start + chunk_rows], at, list(symbols))
+    return len(rows)
+
+
+def _write_chunk(settings: Settings, table: str, rows: pd.DataFrame, at: str, symbols: list[str]) -> None:
+    from questdb.ingress import IngressError, IngressErrorCode, Sender
+
+    bad_frame = {IngressErrorCode.BadDataFrame, IngressErrorCode.InvalidName, IngressErrorCode.InvalidTimestamp,
+                  IngressErrorCode.ArrowUnsupportedColumnKind, IngressErrorCode.InvalidApiCall}
     timeout_ms = int(settings.questdb_timeout_s * 1000)
     try:
         with Sender.from_conf(
             settings.questdb_ilp_conf, request_timeout=timeout_ms, retry_timeout=0, auto_flush=False
         ) as sender:
-            sender.dataframe(rows, table_name=table, symbols=list(symbols), at=at)
+            sender.dataframe(rows, table_name=table, symbols=symbols, at=at)
             sender.flush(transactional=True)
     except IngressError as exc:
         if exc.code in bad_frame:
@@ -108,7 +120,6 @@ def write_frame(
         refused = '"code":"invalid"' in str(exc)
         error = QuestDBRefused if refused else QuestDBError
         raise error(f"QuestDB did not acknowledge {len(rows)} rows for {table}: {exc}") from exc
-    return len(rows)
 
 
 def _as_pandas(frame: pl.DataFrame | pd.DataFrame) -> pd.DataFrame:

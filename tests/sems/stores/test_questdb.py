@@ -104,3 +104,12 @@ def test_unreachable_questdb_is_a_clear_error(settings: Settings) -> None:
         questdb.query(nowhere, "SELECT 1", timeout_s=1.0)
     with pytest.raises(questdb.QuestDBError, match="did not acknowledge"):
         questdb.write_frame(nowhere, "readings", _readings("test-nowhere", [1.0], _now()))
+
+
+def test_a_frame_larger_than_one_request_is_written_in_chunks(settings: Settings) -> None:
+    facility = f"test-{uuid.uuid4().hex[:8]}"
+    kws = [float(i) for i in range(2_500)]
+    assert questdb.write_frame(settings, "readings", _readings(facility, kws, _now()), chunk_rows=1_000) == 2_500
+    rows = wait_until(lambda: len(_rows(settings, facility)) == 2_500 and _rows(settings, facility),
+                      timeout_s=30, what="all three chunks")
+    assert [r["kw"] for r in rows] == kws
