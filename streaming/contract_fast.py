@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Annotated
 import msgspec
 
 from sems.readings import ReadingColumns
-from streaming.reading_fields import Invalid, epoch_ms
+from streaming.reading_fields import MAX_SEQ, Invalid, epoch_ms
 
 if TYPE_CHECKING:
     from streaming.contract import Contract
 
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
-MAX_SEQ = 2**63 - 1  # QuestDB LONG
 # \Z, not $: "$" also matches before a trailing newline, and msgspec's pattern is a search.
 _Id = Annotated[str, msgspec.Meta(pattern=f"^{ID_PATTERN}\\Z")]
 _Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]

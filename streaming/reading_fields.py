@@ -9,7 +9,7 @@ from typing import Any
 
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MAX_SEQ = 2**63 - 1  # QuestDB LONG
+MAX_SEQ = 2**63 - 1  # QuestDB LONG
 
 
 class Invalid(Exception):
@@ -56,8 +56,8 @@ def sequence(value: object) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid("wrong_type", f"seq: {type_name(value)} {show(value)}, expected an integer")
-    if not 0 <= value <= _MAX_SEQ:
-        raise Invalid("out_of_bounds", f"seq: {show(value)} outside [0, {_MAX_SEQ}]")
+    if not 0 <= value <= MAX_SEQ:
+        raise Invalid("out_of_bounds", f"seq: {show(value)} outside [0, {MAX_SEQ}]")
     return value
 
 
