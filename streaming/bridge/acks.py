@@ -4,7 +4,9 @@ Each MQTT message gets a `Ticket`. Every Kafka record made from it (readings, DL
 is `expect`ed on the ticket and `settle`d when Kafka acknowledged it; once the message is
 fully dispatched it is `seal`ed. The ledger sends PUBACKs for settled messages from the
 oldest on, so acknowledgements keep the broker's order (MQTT requires it for QoS 1) and a
-message whose record is still in flight holds back the ones behind it.
+message whose record is still in flight holds back the ones behind it. What one settle or
+seal releases is acknowledged in one call: a Kafka round trip releases hundreds of messages,
+and their PUBACKs go out as one socket write.
 
 A connection loss starts a new generation: the broker will redeliver everything that was
 not acknowledged, so tickets of the old connection are dropped and never acknowledged.
@@ -14,13 +16,13 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-Ack = Callable[[int, int], object]  # (mid, qos) -> sends PUBACK
+Ack = Callable[[list[int]], object]  # mids of QoS 1 messages, in receive order -> sends their PUBACKs
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Ticket:
     mid: int
     qos: int
@@ -59,8 +61,13 @@ class AckLedger:
             ticket.expected += 1
 
     def settle(self, ticket: Ticket) -> None:
+        self.settle_all([ticket])
+
+    def settle_all(self, tickets: Iterable[Ticket]) -> None:
+        """Settle one record each of `tickets`, then acknowledge what that released (one PUBACK write)."""
         with self._lock:
-            ticket.settled += 1
+            for ticket in tickets:
+                ticket.settled += 1
             self._release()
 
     def seal(self, ticket: Ticket) -> None:
@@ -79,7 +86,10 @@ class AckLedger:
         return len(self._waiting)
 
     def _release(self) -> None:
+        mids = []
         while self._waiting and self._waiting[0].done:
             ticket = self._waiting.popleft()
-            if ticket.qos > 0:
-                self._ack(ticket.mid, ticket.qos)
+            if ticket.qos > 0:  # the bridge subscribes with QoS 1: nothing arrives as QoS 2
+                mids.append(ticket.mid)
+        if mids:
+            self._ack(mids)

@@ -1,27 +1,69 @@
-"""Two speed-ups of paho-mqtt 2.x's MQTT 5 `Properties`, applied by the bridge at start.
+"""Speed-ups of paho-mqtt 2.x for a subscriber that takes thousands of small messages a second.
 
-Profiled in single-reading mode (one MQTT message per reading), a third of the bridge's CPU
-was `Properties.__init__`: paho builds three lookup tables (about 60 entries) afresh for
-every packet it decodes, though they never change. And `clear()`, called on every decode,
-probes all 27 property names with `hasattr`. Here the tables are built once and shared (no
-method mutates them), and `clear` deletes only the properties actually set. Behaviour is
-unchanged: tests/streaming/bridge/test_paho_speedups.py compares packed and unpacked
-properties with and without the patch.
+Applied by the bridge at start (`apply`, idempotent); the bench's load generator uses them too.
+Each one keeps paho's behaviour; tests/streaming/bridge/test_paho_speedups.py compares it
+with paho's own code on the same input.
+
+- MQTT 5 `Properties`: paho builds three lookup tables (about 60 entries) afresh for every
+  packet it decodes and `clear()` probes all 27 property names with `hasattr`; a third of
+  the bridge's CPU in single-reading mode. The tables are built once and shared (no method
+  mutates them) and `clear` deletes only the properties actually set.
+- Socket reads: paho reads a packet with 3-4 `recv` calls (command byte, each length byte,
+  body) and handles one packet per `select()` wake-up. Reads are served from a per-socket
+  buffer filled by one large `recv`, and `loop_read` goes on while that buffer holds bytes
+  (select() does not wake for bytes already in userspace). TLS and websocket connections
+  keep paho's own reads.
+- Received messages: paho gives every incoming message an `MQTTMessageInfo`, with a
+  `threading.Condition`, though only outgoing messages use one (27 % of the bridge's CPU at
+  15,000 messages/s); it is made only if asked for. And paho matches every topic against
+  its tree of filtered callbacks even when it is empty; then the matcher is skipped.
+- `send_pubacks`: the PUBACKs of many messages as one queued write (one socket send, one
+  wake-up of paho's loop) instead of one `ack()` each.
 """
 
 from __future__ import annotations
 
+import socket
+import struct
+from collections.abc import Sequence
 from typing import Any
 
+import paho.mqtt.client as mqtt
+from paho.mqtt import _packet as paho_packet
 from paho.mqtt import properties as paho_properties
+from paho.mqtt.client import PUBACK, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 
+READ_CHUNK_BYTES = 256 * 1024
 _TABLES = ("types", "names", "properties")
-ORIGINAL_INIT = paho_properties.Properties.__init__  # kept for the equivalence test
+_PUBACK = struct.Struct("!BBH")  # what paho's _send_command_with_mid packs: no reason code = success
+# Paho's own code, kept for the equivalence tests (and for what the patches hand back to it).
+ORIGINAL_INIT = paho_properties.Properties.__init__
+ORIGINAL_SOCK_RECV = mqtt.Client._sock_recv  # noqa: SLF001
+ORIGINAL_LOOP_READ = mqtt.Client.loop_read
+ORIGINAL_HANDLE_ON_MESSAGE = mqtt.Client._handle_on_message  # noqa: SLF001
+ORIGINAL_HANDLE_PUBLISH = mqtt.Client._handle_publish  # noqa: SLF001
+_INFO_SLOT: Any = vars(mqtt.MQTTMessage)["info"]  # the slot the subclass below fills lazily
 
 
 def apply() -> None:
-    """Patch `paho.mqtt.properties.Properties` (idempotent)."""
+    """Patch paho's `Properties` and `Client` (idempotent)."""
+    _share_property_tables()
+    client = mqtt.Client
+    client._sock_recv = _sock_recv  # type: ignore[method-assign]  # noqa: SLF001
+    client.loop_read = _loop_read  # type: ignore[method-assign]
+    client._handle_publish = _handle_publish  # type: ignore[method-assign]  # noqa: SLF001
+    client._handle_on_message = _handle_on_message  # type: ignore[method-assign]  # noqa: SLF001
+
+
+def send_pubacks(client: mqtt.Client, mids: Sequence[int]) -> None:
+    """Queue the PUBACKs of QoS 1 messages `mids`, in this order, as one write: the bytes of `ack()` each."""
+    if mids:
+        packet = b"".join([_PUBACK.pack(PUBACK, 2, mid) for mid in mids])
+        client._packet_queue(PUBACK, packet, 0, 0)  # noqa: SLF001 - paho has no public batch ack
+
+
+def _share_property_tables() -> None:
     cls = paho_properties.Properties
     if getattr(cls, "_sems_shared_tables", None) is not None:
         return
@@ -40,3 +82,115 @@ def apply() -> None:
     cls.__init__ = __init__  # type: ignore[method-assign]
     cls.clear = clear  # type: ignore[method-assign]
     cls._sems_shared_tables = shared  # type: ignore[attr-defined]
+
+
+class _ReadBuffer:
+    """Bytes read from one socket ahead of what paho asked for."""
+
+    __slots__ = ("data", "pos", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.data, self.pos = sock, b"", 0
+
+    def read(self, size: int) -> bytes:
+        """Up to `size` bytes, like `recv`: b"" at EOF, BlockingIOError when nothing is there."""
+        if self.pos >= len(self.data):
+            self.data, self.pos = self.sock.recv(READ_CHUNK_BYTES), 0
+        chunk = self.data[self.pos:self.pos + size]
+        self.pos += len(chunk)
+        return chunk
+
+
+def _buffer(client: Any) -> _ReadBuffer | None:
+    """The client's read buffer if it belongs to the current socket (a reconnect starts afresh)."""
+    buffer: _ReadBuffer | None = client.__dict__.get("_sems_read_buffer")
+    return buffer if buffer is not None and buffer.sock is client._sock else None  # noqa: SLF001
+
+
+def _sock_recv(self: Any, bufsize: int) -> bytes:
+    sock = self._sock
+    if type(sock) is not socket.socket:  # TLS (its own buffering, `pending()`), websockets, no socket
+        return ORIGINAL_SOCK_RECV(self, bufsize)
+    buffer = _buffer(self)
+    if buffer is None:
+        buffer = self._sems_read_buffer = _ReadBuffer(sock)
+    return buffer.read(bufsize)
+
+
+def _loop_read(self: Any, max_packets: int = 1) -> MQTTErrorCode:
+    """Paho's `loop_read`, going on while packets wait in the read buffer."""
+    if self._sock is None:
+        return MQTTErrorCode.MQTT_ERR_NO_CONN
+    budget = max(len(self._out_messages) + len(self._in_messages), 1)  # paho's own count
+    while True:
+        if self._sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        rc = self._packet_read()
+        if rc > 0:
+            return self._loop_rc_handle(rc)  # type: ignore[no-any-return]
+        if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        budget -= 1
+        if budget <= 0 and ((buffer := _buffer(self)) is None or buffer.pos >= len(buffer.data)):
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+
+def _handle_on_message(self: Any, message: mqtt.MQTTMessage) -> None:
+    """Paho's dispatch without the topic matcher when no filtered callback is registered."""
+    if self._on_message_filtered._root._children:  # noqa: SLF001
+        ORIGINAL_HANDLE_ON_MESSAGE(self, message)
+        return
+    with self._callback_mutex:
+        on_message = self.on_message
+    if on_message:
+        with self._in_callback_mutex:
+            try:
+                on_message(self, self._userdata, message)
+            except Exception as err:
+                self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                if not self.suppress_exceptions:
+                    raise
+
+
+class ReceivedMessage(mqtt.MQTTMessage):
+    """An incoming `MQTTMessage` whose `info` (a Condition, for outgoing messages) is made on first use."""
+
+    __slots__ = ()
+
+    def __init__(self, mid: int, topic: bytes) -> None:  # paho's __init__ without the MQTTMessageInfo
+        self.timestamp, self.state, self.dup = 0.0, mqtt.mqtt_ms_invalid, False
+        self.mid, self._topic, self.payload = mid, topic, b""
+        self.qos, self.retain, self.properties = 0, False, None
+
+    @property  # type: ignore[override]
+    def info(self) -> mqtt.MQTTMessageInfo:
+        try:
+            return _INFO_SLOT.__get__(self)  # type: ignore[no-any-return]
+        except AttributeError:
+            info = mqtt.MQTTMessageInfo(self.mid)
+            _INFO_SLOT.__set__(self, info)
+            return info
+
+    @info.setter
+    def info(self, value: mqtt.MQTTMessageInfo) -> None:
+        _INFO_SLOT.__set__(self, value)
+
+
+def _handle_publish(self: Any) -> MQTTErrorCode:
+    """Paho's handling of a QoS 0 or 1 PUBLISH, the message made as a `ReceivedMessage` (QoS 2: paho's own)."""
+    command = self._in_packet["command"]
+    if (command & 0x06) >> 1 == 2:
+        return ORIGINAL_HANDLE_PUBLISH(self)  # type: ignore[no-any-return]
+    result = paho_packet.decode_publish(command, self._in_packet["packet"], self._protocol)
+    message = ReceivedMessage(result.mid, result.topic)
+    message.dup, message.qos, message.retain = result.dup, result.qos, result.retain
+    message.properties, message.payload = result.properties, result.payload
+    if self.on_log is not None or self._logger is not None:  # paho's debug line, only when someone listens
+        self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received PUBLISH (d%d, q%d, r%d, m%d), %r, properties=%s, ...  (%d bytes)",
+                       message.dup, message.qos, message.retain, message.mid, result.topic, message.properties,
+                       len(message.payload))
+    message.timestamp = mqtt.time_func()
+    self._handle_on_message(message)
+    if message.qos == 0 or self._manual_ack:
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+    return self._send_puback(message.mid)  # type: ignore[no-any-return]

@@ -7,7 +7,7 @@ from streaming.bridge.acks import AckLedger
 
 def make_ledger() -> tuple[AckLedger, list[int]]:
     acked: list[int] = []
-    return AckLedger(lambda mid, qos: acked.append(mid)), acked
+    return AckLedger(acked.extend), acked
 
 
 def test_message_is_acknowledged_only_when_sealed_and_every_record_settled() -> None:
@@ -55,3 +55,17 @@ def test_a_new_connection_forgets_old_tickets_and_refuses_their_messages() -> No
     assert acked == [] and len(ledger) == 0
     assert ledger.open(8, 1, generation - 1, 0, "t") is None
     assert ledger.open(8, 1, generation, 0, "t") is not None
+
+
+def test_what_one_settle_releases_is_acknowledged_in_one_call() -> None:
+    calls: list[list[int]] = []
+    ledger = AckLedger(calls.append)
+    tickets = [ledger.open(mid, 1, 0, 0, "t") for mid in (5, 6, 7)]
+    for ticket in tickets:
+        assert ticket is not None
+        ledger.expect(ticket)
+        ledger.seal(ticket)
+    for ticket in reversed(tickets):
+        assert ticket is not None
+        ledger.settle(ticket)
+    assert calls == [[5, 6, 7]]

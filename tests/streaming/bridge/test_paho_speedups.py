@@ -1,8 +1,13 @@
-"""The paho Properties speed-up changes nothing observable: same packed bytes, same unpacked values, same errors."""
+"""The paho speed-ups change nothing observable: same properties, same messages delivered, same PUBACK bytes."""
 
 from __future__ import annotations
 
+import socket
+import struct
+
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import MQTTException, Properties
 
@@ -50,3 +55,133 @@ def test_patched_properties_still_refuse_what_paho_refuses() -> None:
         Properties(PacketTypes.PUBLISH).NotAProperty = 1
     connect.ReceiveMaximum = 1000
     assert connect.ReceiveMaximum == 1000 and Properties(PacketTypes.CONNECT).isEmpty()
+
+
+def publish_packet(mid: int, topic: str, payload: bytes, trace_id: str | None = None, header: int = 0x32) -> bytes:
+    """An MQTT 5 PUBLISH as a broker sends it (QoS 1 unless `header` says otherwise; QoS 0 has no packet id)."""
+    props = Properties(PacketTypes.PUBLISH)
+    if trace_id:
+        props.UserProperty = ("trace_id", trace_id)
+    name = topic.encode()
+    packet_id = struct.pack("!H", mid) if header & 0x06 else b""
+    body = struct.pack("!H", len(name)) + name + packet_id + props.pack() + payload
+    length, size = bytearray(), len(body)
+    while True:
+        size, digit = size // 128, size % 128
+        length.append(digit | (0x80 if size else 0))
+        if not size:
+            break
+    return bytes([header]) + bytes(length) + body
+
+
+class PahosOwn(mqtt.Client):
+    """A client with paho's unpatched reads and dispatch."""
+
+    _sock_recv = paho_speedups.ORIGINAL_SOCK_RECV
+    loop_read = paho_speedups.ORIGINAL_LOOP_READ
+    _handle_on_message = paho_speedups.ORIGINAL_HANDLE_ON_MESSAGE
+    _handle_publish = paho_speedups.ORIGINAL_HANDLE_PUBLISH
+
+
+Received = tuple[int, str, bytes, int, bool, bool, list[tuple[str, str]]]
+
+
+def wired(cls: type[mqtt.Client]) -> tuple[mqtt.Client, socket.socket, list[Received]]:
+    """A client of `cls` on one end of a socket pair (the broker's end returned), and what it received."""
+    client = cls(CallbackAPIVersion.VERSION2, client_id="speedups", protocol=mqtt.MQTTv5)
+    client.manual_ack_set(True)
+    received: list[Received] = []
+
+    def on_message(_c: object, _u: object, m: mqtt.MQTTMessage) -> None:
+        assert m.info.mid == m.mid and not m.info.is_published() and m.timestamp > 0
+        received.append((m.mid, m.topic, bytes(m.payload), m.qos, m.dup, m.retain,
+                         getattr(m.properties, "UserProperty", [])))
+
+    client.on_message = on_message
+    ours, broker = socket.socketpair()
+    ours.setblocking(False)
+    client._sock = ours  # noqa: SLF001 - as paho's connect leaves it
+    return client, broker, received
+
+
+def read_all(client: mqtt.Client) -> None:
+    for _ in range(1000):  # paho's own loop_read takes one packet per call
+        client.loop_read()
+
+
+STREAM = b"".join(
+    publish_packet(mid, f"sems/v1/readings/f-{mid % 3}/m-{mid}", b'{"kw": %d}' % mid * (mid % 40),
+                   trace_id=f"t{mid}" if mid % 2 else None, header=(0x32, 0x3B, 0x30)[mid % 3])
+    for mid in range(1, 400)
+) + bytes([0xD0, 0x00])  # and a PINGRESP
+
+
+def test_buffered_reads_deliver_what_pahos_reads_deliver_in_one_loop_read() -> None:
+    paho_speedups.apply()
+    reference, ref_broker, expected = wired(PahosOwn)
+    ref_broker.sendall(STREAM)
+    read_all(reference)
+    client, broker, received = wired(mqtt.Client)
+    broker.sendall(STREAM)
+    assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS  # every packet already sent, no second select() needed
+    assert received == expected and len(received) == 399
+
+
+def test_buffered_reads_resume_a_packet_cut_anywhere_and_see_eof() -> None:
+    paho_speedups.apply()
+    client, broker, received = wired(mqtt.Client)
+    packet = publish_packet(9, "sems/v1/readings/f/m", b'{"kw": 1}', trace_id="abc")
+    for cut in range(1, len(packet)):
+        broker.sendall(packet[:cut])
+        assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS
+        broker.sendall(packet[cut:])
+        assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS
+    assert [m[:3] for m in received] == [(9, "sems/v1/readings/f/m", b'{"kw": 1}')] * (len(packet) - 1)
+    broker.close()
+    assert client.loop_read() == mqtt.MQTT_ERR_CONN_LOST
+
+
+def test_a_new_socket_starts_with_an_empty_buffer() -> None:
+    paho_speedups.apply()
+    client, broker, received = wired(mqtt.Client)
+    first, second = (publish_packet(mid, "sems/v1/readings/f/m", b"{}") for mid in (1, 2))
+    broker.sendall(first + second[:5])  # the connection breaks with half a packet read
+    client.loop_read()
+    client._sock, new_broker = socket.socketpair()  # noqa: SLF001 - what paho's reconnect does
+    client._sock.setblocking(False)  # noqa: SLF001
+    client._in_packet = PahosOwn(CallbackAPIVersion.VERSION2)._in_packet  # noqa: SLF001 - reset by reconnect
+    new_broker.sendall(second)
+    client.loop_read()
+    assert [m[0] for m in received] == [1, 2]
+
+
+def test_filtered_callbacks_still_take_their_topics() -> None:
+    paho_speedups.apply()
+    client, broker, received = wired(mqtt.Client)
+    filtered: list[str] = []
+    client.message_callback_add("sems/v1/batches/#", lambda _c, _u, m: filtered.append(m.topic))
+    broker.sendall(publish_packet(1, "sems/v1/batches/f", b"{}") + publish_packet(2, "sems/v1/readings/f/m", b"{}"))
+    client.loop_read()
+    assert filtered == ["sems/v1/batches/f"] and [m[0] for m in received] == [2]
+
+
+def test_send_pubacks_queues_the_bytes_of_one_ack_each() -> None:
+    reference = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
+    mids = [1, 2, 300, 65535]
+    for mid in mids:
+        reference.ack(mid, 1)
+    paho_speedups.send_pubacks(client, mids)
+    paho_speedups.send_pubacks(client, [])
+    [packet] = client._out_packet  # noqa: SLF001
+    assert packet["packet"] == b"".join(p["packet"] for p in reference._out_packet)  # noqa: SLF001
+    assert packet["to_process"] == 4 * len(mids)
+
+
+def test_received_messages_make_their_info_only_when_asked() -> None:
+    message = paho_speedups.ReceivedMessage(7, b"sems/v1/x")
+    assert isinstance(message, mqtt.MQTTMessage) and message.topic == "sems/v1/x"
+    assert message.info is message.info and message.info.mid == 7
+    replaced = mqtt.MQTTMessageInfo(8)
+    message.info = replaced
+    assert message.info is replaced
