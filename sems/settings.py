@@ -137,6 +137,7 @@ class Settings(BaseSettings):
     beam_allowed_lateness_s: int = 600
     beam_retry_max_backoff_s: float = 30.0
     beam_write_attempts: int = 4  # QuestDB write tries per bundle (sems.resilience.retry) before the run fails or DLQs
+    beam_write_connections: int = 2  # concurrent ILP connections for a run's raw readings (chunks of 100,000 rows)
 
     # Simulator (the field)
     simulator_facilities: int = 5

@@ -9,7 +9,10 @@ and routes exhausted writes to the DLQ), and DEDUP keys make those retries harml
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -30,11 +33,28 @@ class QuestDBRefused(QuestDBError):
     """QuestDB answered and refused the data itself (a type clash, a bad line): sending it again cannot help."""
 
 
+_client: tuple[int, httpx.Client] | None = None  # (pid, client): one pooled client per process
+_client_lock = threading.Lock()
+
+
+def _http() -> httpx.Client:
+    """The process's pooled HTTP client (thread-safe; a forked child makes its own).
+
+    `httpx.get` builds a client, and with it an SSL context, per call: that was 8 % of the
+    streaming job's CPU, which polls `wal_tables()` and queries partials several times a run.
+    """
+    global _client  # noqa: PLW0603 - a per-process cache
+    with _client_lock:
+        if _client is None or _client[0] != os.getpid():
+            _client = (os.getpid(), httpx.Client())
+        return _client[1]
+
+
 def query(settings: Settings, sql: str, *, timeout_s: float | None = None) -> list[dict[str, Any]]:
     """Run `sql` through HTTP `/exec` and return its rows as dicts (DDL returns [])."""
     timeout = timeout_s if timeout_s is not None else settings.questdb_timeout_s
     try:
-        response = httpx.get(f"{settings.questdb_http_url}/exec", params={"query": sql}, timeout=timeout)
+        response = _http().get(f"{settings.questdb_http_url}/exec", params={"query": sql}, timeout=timeout)
     except httpx.HTTPError as exc:
         raise QuestDBError(f"QuestDB at {settings.questdb_http_url} unreachable: {exc!r}") from exc
     try:
@@ -77,15 +97,19 @@ def write_frame(
     at: str = "ts",
     symbols: Sequence[str] | None = None,
     chunk_rows: int = WRITE_CHUNK_ROWS,
+    connections: int = 1,
 ) -> int:
     """Write `frame` to `table`, one ILP/HTTP transaction per `chunk_rows` rows; returns the rows written.
 
     `symbols` defaults to the table's SYMBOL columns from the schema. Raises `ValueError`
     for a frame that cannot be a batch of `table`, `QuestDBError` if QuestDB does not
-    acknowledge a chunk (the chunks before it are committed; every SEMS table has DEDUP
-    UPSERT KEYS, so writing the frame again is harmless). Chunked because one request may
-    not exceed the client's buffer limit (100 MiB): a 1 M-reading frame (192 MB of ILP) was
+    acknowledge a chunk (other chunks may be committed; every SEMS table has DEDUP UPSERT
+    KEYS, so writing the frame again is harmless). Chunked because one request may not
+    exceed the client's buffer limit (100 MiB): a 1 M-reading frame (192 MB of ILP) was
     refused whole and, taken for bad data, dead-lettered (found in a 5-minute bench).
+    With `connections` > 1 the chunks go over that many concurrent connections: the client
+    serializes a chunk (without the GIL for numeric and categorical columns) while QuestDB
+    parses and commits another, so the two sides use both cores instead of taking turns.
     """
     rows = _as_pandas(frame)
     if rows.empty:
@@ -95,8 +119,15 @@ def write_frame(
     if symbols is None:
         known = tables(settings).get(table)
         symbols = [s for s in known.symbols if s in rows.columns] if known else []
-    for start in range(0, len(rows), chunk_rows):
-        _write_chunk(settings, table, rows.iloc[start : start + chunk_rows], at, list(symbols))
+    chunks = [rows.iloc[start : start + chunk_rows] for start in range(0, len(rows), chunk_rows)]
+    if connections <= 1 or len(chunks) == 1:
+        for chunk in chunks:
+            _write_chunk(settings, table, chunk, at, list(symbols))
+        return len(rows)
+    with ThreadPoolExecutor(max_workers=connections, thread_name_prefix=f"questdb-{table}") as pool:
+        futures = [pool.submit(_write_chunk, settings, table, chunk, at, list(symbols)) for chunk in chunks]
+        for future in futures:
+            future.result()  # the first failure raises (after the pool finished the others)
     return len(rows)
 
 

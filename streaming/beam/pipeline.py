@@ -24,9 +24,10 @@ from apache_beam.transforms.window import GlobalWindows, TimestampCombiner
 
 from sems.settings import Settings
 from streaming.beam.kafka_io import OffsetRange, PublishDlqFn, ReadOffsetRangeFn
-from streaming.beam.questdb_io import StoredMeterPartialsFn, WriteFacilityLoadFn, WriteReadingsFn
+from streaming.beam.questdb_io import StoredMeterPartialsFn, WriteFacilityLoadFn
 from streaming.beam.rollups import RollupsFn
 from streaming.beam.transforms import DLQ_TAG, NAMESPACE, FacilityLoad1mFromPartials, ParseReadings
+from streaming.beam.write_readings import WriteReadingsFn
 
 COUNTERS = (
     "records_consumed", "readings_parsed", "parse_failures", "readings_written", "facility_minutes_written",

@@ -1,6 +1,6 @@
 """QuestDB sinks and the read-back of stored minutes, as Beam DoFns over the one writer (`sems.stores.questdb`).
 
-Each sink buffers a bundle's batches and writes them as one dataframe (one ILP/HTTP
+Each sink buffers a bundle's rows and writes them as one dataframe (one ILP/HTTP
 transaction per table and bundle) through `write_to_questdb` (retries, DLQ for refused
 frames). QuestDB unreachable raises, so the bounded run fails and the driver retries the
 same offsets: nothing is committed to Kafka before QuestDB acknowledged.
@@ -14,7 +14,6 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 import apache_beam as beam
-import numpy as np
 import pandas as pd
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
@@ -25,50 +24,10 @@ from sems.settings import Settings
 from sems.stores import questdb
 from streaming.beam.loads import MINUTE_MS, FacilityMinute, MeterPartial, MeterPartials, minute_of
 from streaming.beam.questdb_write import write_to_questdb
-from streaming.beam.records import ReadingBatch
 from streaming.beam.step_time import timed
 from streaming.beam.transforms import NAMESPACE
 
 WAL_POLL_S = 0.02
-
-
-def readings_frame(batches: Iterable[ReadingBatch], ingested_at: datetime) -> pd.DataFrame:
-    """The `readings` rows of `batches` (one row per reading, trace id of its Kafka record), built column-wise."""
-    meter_id: list[str] = []
-    ts_ms: list[int] = []
-    kw: list[float] = []
-    kwh: list[float | None] = []
-    seq: list[int | None] = []
-    facility_id: list[str] = []
-    trace_id: list[str] = []
-    for batch in batches:
-        columns = batch.readings
-        meter_id += columns.meter_id
-        ts_ms += columns.ts_ms
-        kw += columns.kw
-        kwh += columns.kwh
-        seq += columns.seq
-        facility_id += [batch.facility_id] * len(columns)
-        trace_id += [batch.trace_id] * len(columns)
-    return pd.DataFrame({
-        "ts": pd.to_datetime(np.array(ts_ms, dtype="int64"), unit="ms", utc=True),
-        "facility_id": facility_id,
-        "meter_id": meter_id,
-        "kw": np.array(kw, dtype="float64"),
-        "kwh": np.array(kwh, dtype="float64"),  # None -> NaN, which QuestDB stores as null
-        "seq": pd.array(seq, dtype="Int64"),
-        "trace_id": trace_id,
-        "ingested_at": pd.Timestamp(ingested_at),
-    })
-
-
-def touched_minutes(batches: Iterable[ReadingBatch]) -> set[tuple[str, int]]:
-    """The (facility_id, minute_ms) pairs the batches have readings in."""
-    return {
-        (batch.facility_id, minute)
-        for batch in batches
-        for minute in {ts - ts % MINUTE_MS for ts in batch.readings.ts_ms}
-    }
 
 
 def facility_load_frame(minutes: Iterable[FacilityMinute], updated_at: datetime) -> pd.DataFrame:
@@ -78,36 +37,10 @@ def facility_load_frame(minutes: Iterable[FacilityMinute], updated_at: datetime)
     return frame
 
 
-def _touched(facility_id: str, minute_ms: int) -> WindowedValue:
+def touched_element(facility_id: str, minute_ms: int) -> WindowedValue:
     # Emitted from finish_bundle, so windowing is explicit: the global window, stamped with the
     # minute's event time (Prism 2.77 panics on a GroupByKey of elements stamped MAX_TIMESTAMP).
     return WindowedValue((facility_id, minute_ms), Timestamp.of(minute_ms / 1000), (GlobalWindow(),))
-
-
-class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
-    """Writes a bundle's reading batches to `readings`; then emits the (facility_id, minute_ms) it touched."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.written = Metrics.counter(NAMESPACE, "readings_written")
-        self.buffer: list[ReadingBatch] = []
-
-    def start_bundle(self) -> None:
-        self.buffer = []
-
-    def process(self, batch: ReadingBatch) -> None:
-        self.buffer.append(batch)
-
-    def finish_bundle(self) -> Iterator[WindowedValue]:
-        if not self.buffer:
-            return
-        with timed("write_readings"):
-            rows = write_to_questdb(self.settings, "readings", readings_frame(self.buffer, datetime.now(UTC)))
-        self.written.inc(rows)
-        touched = touched_minutes(self.buffer)
-        self.buffer = []
-        for facility_id, minute_ms in sorted(touched):
-            yield _touched(facility_id, minute_ms)
 
 
 class WriteFacilityLoadFn(beam.DoFn):  # type: ignore[misc]
@@ -134,7 +67,7 @@ class WriteFacilityLoadFn(beam.DoFn):  # type: ignore[misc]
             frame = facility_load_frame(latest.values(), datetime.now(UTC))
             self.written.inc(write_to_questdb(self.settings, "facility_load_1m", frame))
         for facility_id, minute_ms in sorted(latest):
-            yield _touched(facility_id, minute_ms)
+            yield touched_element(facility_id, minute_ms)
 
 
 class StoredMeterPartialsFn(beam.DoFn):  # type: ignore[misc]

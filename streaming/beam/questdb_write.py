@@ -45,11 +45,25 @@ def questdb_answers(settings: Settings) -> bool:
     return True
 
 
-def write_to_questdb(settings: Settings, table: str, frame: pd.DataFrame) -> int:
+def write_to_questdb(settings: Settings, table: str, frame: pd.DataFrame, *, connections: int = 1) -> int:
     """Write `frame` to `table` with retries; returns rows written (0 if they were dead-lettered)."""
+    refusal = attempt_write(settings, table, frame, connections=connections)
+    if refusal is None:
+        return len(frame)
+    dead_letter(settings, table, frame, refusal)
+    return 0
+
+
+def attempt_write(settings: Settings, table: str, frame: pd.DataFrame, *, connections: int = 1) -> str | None:
+    """Write `frame` with retries: None once written, or why QuestDB refused it (then it is to be dead-lettered).
+
+    Raises `QuestDBUnavailable` when QuestDB does not answer and `QuestDBError` for a transport
+    failure while it answers (the run fails and is retried). Touches no Beam metric, so a
+    background thread may call it (Beam counters belong to the bundle's thread).
+    """
     try:
-        return retry(
-            lambda: questdb.write_frame(settings, table, frame),
+        retry(
+            lambda: questdb.write_frame(settings, table, frame, connections=connections),
             attempts=settings.beam_write_attempts,
             retry_on=(questdb.QuestDBError,),
             base_delay_s=0.5,
@@ -60,15 +74,14 @@ def write_to_questdb(settings: Settings, table: str, frame: pd.DataFrame) -> int
             ),
         )
     except ValueError as exc:
-        reason = f"frame refused: {exc}"
+        return f"frame refused: {exc}"
     except questdb.QuestDBRefused as exc:
-        reason = f"write refused after {settings.beam_write_attempts} attempts: {exc}"
+        return f"write refused after {settings.beam_write_attempts} attempts: {exc}"
     except questdb.QuestDBError as exc:
         if not questdb_answers(settings):
             raise QuestDBUnavailable(f"QuestDB unreachable writing {table}: {exc}") from exc
         raise  # answering but failing in transport: retry the run, never dead-letter good rows
-    dead_letter(settings, table, frame, reason)
-    return 0
+    return None
 
 
 def dead_letter(settings: Settings, table: str, frame: pd.DataFrame, reason: str) -> None:
