@@ -10,9 +10,10 @@ from typing import Annotated
 import typer
 
 from sems.facilities import demo_fleet
-from sems.settings import get_settings
+from sems.settings import Settings, get_settings
+from sems.stack import controller
 from streaming.bench.load import Load
-from streaming.bench.measure import ResourceWatch, busy_rate, freshness_ms, job_work, wait_landed
+from streaming.bench.measure import ResourceWatch, Run, busy_rate, freshness_ms, job_work, wait_landed
 from streaming.bench.outage import KafkaOutage, SpoolWatch
 from streaming.bench.peer import end_offsets, run_peer
 
@@ -30,6 +31,8 @@ def ingest(
     rate: Annotated[float, typer.Option(help="offered readings/s in all; 0 = as fast as QoS 1 allows")] = 0.0,
     settle: Annotated[float, typer.Option(help="give up when nothing new lands for this long (s)")] = 60.0,
     kafka_outage: Annotated[float, typer.Option(help="stop Kafka for this many seconds, 10 s into the load")] = 0.0,
+    drain: Annotated[bool, typer.Option(help="keep the Beam job stopped during the load, then time it draining "
+                                              "the backlog, as the peer does")] = False,
 ) -> None:
     """Offer load over MQTT, reconcile it in QuestDB by (meter_id, seq), then run the peer on the same records."""
     settings = get_settings()
@@ -41,7 +44,10 @@ def ingest(
                    "(start the stack with SEMS_SIMULATOR_FACILITIES)", err=True)
         raise typer.Exit(2)
     load = Load(settings, [f.facility_id for f in fleet[:facilities]], meters, mode, uuid.uuid4().hex[:8], rate)
-    watch, offsets_before, work_before = ResourceWatch(settings), end_offsets(settings), job_work(settings)
+    run = Run(load.tag, since_ms=int(time.time() * 1000) - 60_000)
+    if drain:  # like with like: the job, too, drains a backlog on a machine the load no longer shares
+        controller.down(settings, ["beam-job"], report=lambda _: None)
+    watch, offsets_before, work_before = ResourceWatch(settings), end_offsets(settings), _job_work(settings, drain)
     outage, spool = KafkaOutage(settings, OUTAGE_AFTER_S, kafka_outage), SpoolWatch(settings)
     watch.start()
     spool.start()
@@ -51,11 +57,14 @@ def ingest(
     publish_s = load.run(duration)
     if kafka_outage:
         outage.join()  # Kafka is back (the run may be shorter than the outage: the rest is drain)
-    rows, distinct, last_landed = wait_landed(settings, load.tag, load.acked, settle)
+    if drain:
+        controller.up(settings, ["beam-job"], report=lambda _: None)
+        began = time.monotonic()  # landed_per_s becomes the job's drain rate, wall clock from its start
+    rows, distinct, last_landed = wait_landed(settings, run, load.acked, settle)
     watch.stop()
     spool.done.set()
     job_busy_rate = busy_rate(work_before, job_work(settings))
-    p50, p99 = freshness_ms(settings, load.tag, rows)
+    p50, p99 = freshness_ms(settings, run, rows)
     peer_readings, peer_s = run_peer(settings, offsets_before, end_offsets(settings))
     landed_rate = distinct / max(1e-9, last_landed - began)
     peer_rate = peer_readings / max(1e-9, peer_s)
@@ -72,4 +81,10 @@ def ingest(
         # (landed_per_s cannot exceed the offered rate; the peer's rate is its capacity.)
         "job_busy_per_s": round(job_busy_rate),
         "ratio_job_to_peer": round(job_busy_rate / peer_rate, 2) if peer_rate else None,
+        "drain": drain,
     }))
+
+
+def _job_work(settings: Settings, drain: bool) -> tuple[float, float]:
+    # A job started for the drain counts from zero (its /metrics are new).
+    return (0.0, 0.0) if drain else job_work(settings)

@@ -19,7 +19,21 @@ FRESHNESS_SAMPLE_ROWS = 100_000
 PROBE_TIMEOUT_S = 60.0  # the reconciliation scans the run's readings while QuestDB is still applying them
 
 
-def landed(settings: Settings, tag: str) -> tuple[int, int]:
+@dataclass(frozen=True)
+class Run:
+    """A bench run's readings: meter ids carry `tag`, timestamps are not older than `since_ms`."""
+
+    tag: str
+    since_ms: int
+
+    @property
+    def where(self) -> str:
+        # The time bound lets QuestDB scan only the run's interval: without it every poll (twice a
+        # second) scanned the whole `readings` table, tens of millions of rows, beside the job under test.
+        return f"ts >= {self.since_ms * 1000} AND meter_id LIKE '%-b{self.tag}-%'"
+
+
+def landed(settings: Settings, run: Run) -> tuple[int, int]:
     """(rows, distinct (meter_id, seq)) of the run's readings in QuestDB, from one snapshot (one query).
 
     Distinct per meter, then summed: `count_distinct(concat(meter_id, '/', seq))` built a Java string
@@ -28,19 +42,19 @@ def landed(settings: Settings, tag: str) -> tuple[int, int]:
     [row] = questdb.query(
         settings,
         "SELECT sum(n) n, sum(d) d FROM (SELECT meter_id, count() n, count_distinct(seq) d FROM readings "
-        f"WHERE meter_id LIKE '%-b{tag}-%' GROUP BY meter_id)",
+        f"WHERE {run.where} GROUP BY meter_id)",
         timeout_s=PROBE_TIMEOUT_S,
     )
     return int(row["n"] or 0), int(row["d"] or 0)
 
 
-def freshness_ms(settings: Settings, tag: str, rows: int) -> tuple[float, float]:
+def freshness_ms(settings: Settings, run: Run, rows: int) -> tuple[float, float]:
     """p50 and p99 of (written to QuestDB - meter timestamp), over a sample of the run's readings."""
     step = max(1, rows // FRESHNESS_SAMPLE_ROWS)
     sample = questdb.query(
         settings,
         f"SELECT datediff('T', ts, ingested_at) lag FROM readings "
-        f"WHERE meter_id LIKE '%-b{tag}-%' AND seq % {step} = 0",
+        f"WHERE {run.where} AND seq % {step} = 0",
     )
     lags = sorted(float(r["lag"]) for r in sample)
     if not lags:
@@ -87,7 +101,7 @@ class ResourceWatch:
         self.cpu_s = {name: round(self._cpu(name) - self._cpu0[name], 1) for name in self._cpu0}
 
 
-def wait_landed(settings: Settings, tag: str, expected: int, timeout_s: float) -> tuple[int, int, float]:
+def wait_landed(settings: Settings, run: Run, expected: int, timeout_s: float) -> tuple[int, int, float]:
     """Poll until `expected` distinct readings landed or nothing new lands for `timeout_s`; (rows, distinct, when).
 
     A probe that fails (QuestDB busy applying the load) is polled again, but failing probes count
@@ -97,7 +111,7 @@ def wait_landed(settings: Settings, tag: str, expected: int, timeout_s: float) -
     rows = distinct = 0
     while True:
         try:
-            rows, distinct = landed(settings, tag)
+            rows, distinct = landed(settings, run)
         except questdb.QuestDBError as exc:
             if time.monotonic() - last_change > 3 * timeout_s:
                 raise RuntimeError(f"the reconciliation query keeps failing: {exc}") from exc
