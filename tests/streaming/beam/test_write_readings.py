@@ -114,3 +114,15 @@ def test_a_chunk_questdb_refuses_is_dead_lettered_and_the_others_land(
     assert refused == dead == [300]
     assert counters["readings_written"] == 600
     wait_until(lambda: _meter_rows(settings, facility) == 600, timeout_s=30, what="the two accepted chunks")
+
+
+def test_touched_minutes_are_the_facility_minutes_with_rows() -> None:
+    minute = 1_764_380_040_000  # a minute boundary
+    frame = readings_frame([
+        batch("fac-1", "t-1", [("m-1", minute, 1.0, None, 1), ("m-2", minute + 59_999, 1.0, None, 1)]),
+        batch("fac-2", "t-2", [("m-1", minute + 60_000, 1.0, None, 1)]),
+        batch("fac-1", "t-3", [("m-1", minute - 1, 1.0, None, 2)]),
+    ], NOW)
+    assert write_readings.touched_minutes(frame) == {
+        ("fac-1", minute), ("fac-2", minute + 60_000), ("fac-1", minute - 60_000),
+    }
