@@ -138,9 +138,9 @@ class KafkaSink:
     def _settle(self, batch: list[Outgoing], *, published: bool) -> None:
         now_ms = time.time() * 1000
         for record, tickets, readings in batch:
-            if published:
-                for ticket in tickets:
-                    metrics.PUBLISH_LATENCY.observe(max(0.0, now_ms - ticket.received_at_ms) / 1000)
+            if published:  # once per record, for its oldest message: per message it cost ~2 us (bucket loop)
+                oldest_ms = min(ticket.received_at_ms for ticket in tickets)
+                metrics.PUBLISH_LATENCY.observe(max(0.0, now_ms - oldest_ms) / 1000)
                 metrics.RECORDS_PUBLISHED.labels(record.topic).inc()
                 metrics.READINGS_PUBLISHED.inc(readings)
         # All at once: settled one by one, the tickets of a cycle's records (interleaved by facility)

@@ -16,6 +16,7 @@ READINGS_INVALID = Counter(
 KAFKA_ERRORS = Counter("sems_bridge_kafka_errors_total", "Kafka sends that failed after the producer's retries")
 MQTT_CONNECTED = Gauge("sems_bridge_mqtt_connected", "1 while connected to the MQTT broker")
 KAFKA_REACHABLE = Gauge("sems_bridge_kafka_reachable", "1 while the Kafka broker answers")
+INBOX = Gauge("sems_bridge_inbox_messages", "MQTT messages received but not yet taken by the main loop")
 PENDING_ACKS = Gauge("sems_bridge_pending_acks", "MQTT messages waiting for Kafka before they are acknowledged")
 READINGS_SPOOLED = Counter("sems_bridge_readings_spooled_total", "Readings written to the disk spool (Kafka away)")
 RECORDS_DRAINED = Counter("sems_bridge_records_drained_total", "Spooled Kafka records sent on once Kafka was back")
@@ -25,7 +26,7 @@ BACKPRESSURE = Gauge(
 )
 PUBLISH_LATENCY = Histogram(
     "sems_bridge_publish_latency_seconds",
-    "From MQTT receipt to Kafka acknowledgement",
+    "From MQTT receipt of a record's oldest message to Kafka's acknowledgement of the record (one per record)",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 TURN_MESSAGES = Histogram(

@@ -169,6 +169,7 @@ class Bridge:
         # Metrics once per turn, not per message: at 15,000 messages/s their locks add up.
         metrics.MESSAGES_RECEIVED.inc(handled)
         metrics.PENDING_ACKS.set(len(self.ledger))
+        metrics.INBOX.set(self.inbox.qsize())
         metrics.TURN_MESSAGES.observe(handled)
         self._flush()
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import struct
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt import _packet as paho_packet
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import MQTTException, Properties
 
@@ -81,6 +84,7 @@ class PahosOwn(mqtt.Client):
     loop_read = paho_speedups.ORIGINAL_LOOP_READ
     _handle_on_message = paho_speedups.ORIGINAL_HANDLE_ON_MESSAGE
     _handle_publish = paho_speedups.ORIGINAL_HANDLE_PUBLISH
+    _packet_read = paho_speedups.ORIGINAL_PACKET_READ
 
 
 Received = tuple[int, str, bytes, int, bool, bool, list[tuple[str, str]]]
@@ -185,3 +189,27 @@ def test_received_messages_make_their_info_only_when_asked() -> None:
     replaced = mqtt.MQTTMessageInfo(8)
     message.info = replaced
     assert message.info is replaced
+
+
+def decoded(decode: object, header: int, body: bytes) -> tuple[object, ...] | str:
+    try:
+        p = decode(header, bytearray(body), MQTTProtocolVersion.MQTTv5)  # type: ignore[operator]
+    except MalformedPacket:
+        return "malformed"
+    return (p.dup, p.qos, p.retain, p.topic, p.mid, p.properties.pack(), p.payload, type(p.payload), type(p.topic))
+
+
+def test_publish_decoding_matches_pahos_on_good_and_mangled_packets() -> None:
+    rng = random.Random(7)
+    packets = [publish_packet(m, f"sems/v1/t/{m}", b"p" * (m % 5), trace_id=f"t{m}" if m % 2 else None,
+                              header=(0x30, 0x32, 0x3B, 0x33)[m % 4]) for m in range(1, 60)]
+    cases = 0
+    for packet in packets:
+        header, body = packet[0], packet[2:] if packet[1] < 0x80 else packet[3:]
+        variants = [body, body[:1], body[:3], body[:-1], b"", b"\xff\xff" + body[2:]]
+        variants += [bytes(rng.randrange(256) if rng.random() < 0.1 else b for b in body) for _ in range(20)]
+        for variant in variants:
+            assert decoded(paho_speedups.decode_publish, header, variant) == decoded(
+                paho_packet.decode_publish, header, variant), (header, variant)
+            cases += 1
+    assert cases > 1000
