@@ -22,13 +22,17 @@ with paho's own code on the same input.
   is empty; then the matcher is skipped.
 - `send_pubacks`: the PUBACKs of many messages as one queued write (one socket send, one
   wake-up of paho's loop) instead of one `ack()` each.
+- `pause_reading_while`: paho reads whatever the broker sends; with the patched `loop_read`
+  a client can stop reading (TCP flow control then holds the broker back) while it still
+  writes its PUBACKs and pings.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -40,6 +44,7 @@ from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 
 READ_CHUNK_BYTES = 256 * 1024
+READ_PAUSE_S = 0.01  # a paused loop_read sleeps this long: select() would report the unread bytes at once
 _TABLES = ("types", "names", "properties")
 _PUBACK = struct.Struct("!BBH")  # what paho's _send_command_with_mid packs: no reason code = success
 # Paho's own code, kept for the equivalence tests (and for what the patches hand back to it).
@@ -68,6 +73,15 @@ def send_pubacks(client: mqtt.Client, mids: Sequence[int]) -> None:
     if mids:
         packet = b"".join([_PUBACK.pack(PUBACK, 2, mid) for mid in mids])
         client._packet_queue(PUBACK, packet, 0, 0)  # noqa: SLF001 - paho has no public batch ack
+
+
+def pause_reading_while(client: mqtt.Client, paused: Callable[[], bool]) -> None:
+    """Read nothing from the broker while `paused()` is true (needs `apply()`); called on paho's thread.
+
+    A pause longer than about twice the keepalive ends in a reconnect: the broker's PINGRESP waits
+    behind the unread messages, so paho takes the connection for dead.
+    """
+    client._sems_read_paused = paused  # type: ignore[attr-defined]  # noqa: SLF001
 
 
 def _share_property_tables() -> None:
@@ -168,6 +182,10 @@ def _loop_read(self: Any, max_packets: int = 1) -> MQTTErrorCode:
     """Paho's `loop_read`, going on while packets wait in the read buffer."""
     if self._sock is None:
         return MQTTErrorCode.MQTT_ERR_NO_CONN
+    paused = self.__dict__.get("_sems_read_paused")
+    if paused is not None and paused():
+        time.sleep(READ_PAUSE_S)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
     budget = max(len(self._out_messages) + len(self._in_messages), 1)  # paho's own count
     while True:
         if self._sock is None:

@@ -39,6 +39,9 @@ from streaming.contract import Contract, Rejection
 
 log = logging.getLogger(__name__)
 
+# Mosquitto 2.0.11 overshoots the bridge's Receive Maximum once acknowledgements flow (measured: a
+# 10-message maximum let 90 through), so the inbox is bounded here too: paho stops reading beyond this.
+MAX_INBOX_RECEIVE_MAXIMUMS = 2
 DRAIN_FRAMES_PER_CYCLE = 50  # spool frames sent per loop turn: catches up fast, still serves MQTT between
 LIVENESS_S = 30.0  # the main loop must turn at least this often to count as alive
 
@@ -61,6 +64,8 @@ class Bridge:
         self.coalescer = Coalescer(max_readings=settings.bridge_max_batch_readings)
         # SimpleQueue (C): a put costs a fraction of queue.Queue's lock and Condition, at one per message.
         self.inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
+        max_inbox = MAX_INBOX_RECEIVE_MAXIMUMS * settings.bridge_receive_maximum
+        paho_speedups.pause_reading_while(self.client, lambda: self.inbox.qsize() >= max_inbox)
         self.mqtt_connected = threading.Event()
 
     def health(self) -> tuple[bool, str]:
@@ -131,6 +136,7 @@ class Bridge:
 
     def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
         self.ledger.new_generation()
+        self._drop_inbox()  # the broker redelivers those; dropped now, they no longer pause reading
         metrics.PENDING_ACKS.set(0)
         self.mqtt_connected.clear()
         metrics.MQTT_CONNECTED.set(0)
@@ -138,6 +144,15 @@ class Bridge:
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
         self.inbox.put(Inbound(message, self.ledger.generation, int(time.time() * 1000)))
+
+    def _drop_inbox(self) -> None:
+        dropped = 0
+        try:
+            while True:
+                self.inbox.get_nowait()
+                dropped += 1
+        except queue.Empty:
+            metrics.STALE_MESSAGES.inc(dropped)
 
     # The main loop.
     def _pump(self, timeout_s: float) -> None:

@@ -213,3 +213,15 @@ def test_publish_decoding_matches_pahos_on_good_and_mangled_packets() -> None:
                 paho_packet.decode_publish, header, variant), (header, variant)
             cases += 1
     assert cases > 1000
+
+
+def test_a_paused_client_reads_nothing_until_resumed() -> None:
+    paho_speedups.apply()
+    client, broker, received = wired(mqtt.Client)
+    paused = [True]
+    paho_speedups.pause_reading_while(client, lambda: paused[0])
+    broker.sendall(publish_packet(1, "sems/v1/readings/f/m", b"{}") + publish_packet(2, "sems/v1/readings/f/m", b"{}"))
+    assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS and received == []
+    paused[0] = False
+    client.loop_read()
+    assert [m[0] for m in received] == [1, 2]
