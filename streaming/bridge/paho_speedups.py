@@ -12,8 +12,9 @@ with paho's own code on the same input.
   body) and handles one packet per `select()` wake-up. Reads are served from a per-socket
   buffer filled by one large `recv`, a packet that is whole in the buffer is taken in one
   step (paho's byte-wise read resumes packets cut by the buffer's end), and `loop_read`
-  goes on while the buffer holds bytes (select() does not wake for bytes already in
-  userspace). TLS and websocket connections keep paho's own reads.
+  goes on while the buffer holds bytes; select() does not see bytes already in userspace,
+  so while some wait `_loop` does not block in it and reads them after it. TLS and
+  websocket connections keep paho's own reads.
 - Received messages: paho gives every incoming message an `MQTTMessageInfo`, with a
   `threading.Condition`, though only outgoing messages use one (27 % of the bridge's CPU at
   15,000 messages/s); it is made only if asked for. MQTT 5 PUBLISH packets are decoded
@@ -44,6 +45,7 @@ from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 
 READ_CHUNK_BYTES = 256 * 1024
+PACKETS_PER_LOOP_READ = 2000
 READ_PAUSE_S = 0.01  # a paused loop_read sleeps this long: select() would report the unread bytes at once
 _TABLES = ("types", "names", "properties")
 _PUBACK = struct.Struct("!BBH")  # what paho's _send_command_with_mid packs: no reason code = success
@@ -54,6 +56,7 @@ ORIGINAL_LOOP_READ = mqtt.Client.loop_read
 ORIGINAL_HANDLE_ON_MESSAGE = mqtt.Client._handle_on_message  # noqa: SLF001
 ORIGINAL_HANDLE_PUBLISH = mqtt.Client._handle_publish  # noqa: SLF001
 ORIGINAL_PACKET_READ = mqtt.Client._packet_read  # noqa: SLF001
+ORIGINAL_LOOP = mqtt.Client._loop  # noqa: SLF001
 _INFO_SLOT: Any = vars(mqtt.MQTTMessage)["info"]  # the slot the subclass below fills lazily
 
 
@@ -63,6 +66,7 @@ def apply() -> None:
     client = mqtt.Client
     client._sock_recv = _sock_recv  # type: ignore[method-assign]  # noqa: SLF001
     client.loop_read = _loop_read  # type: ignore[method-assign]
+    client._loop = _loop  # type: ignore[method-assign]  # noqa: SLF001
     client._packet_read = _packet_read  # type: ignore[method-assign]  # noqa: SLF001
     client._handle_publish = _handle_publish  # type: ignore[method-assign]  # noqa: SLF001
     client._handle_on_message = _handle_on_message  # type: ignore[method-assign]  # noqa: SLF001
@@ -178,8 +182,27 @@ def _packet_read(self: Any) -> MQTTErrorCode:
     return rc  # type: ignore[no-any-return]
 
 
+def _buffered(client: Any) -> bool:
+    """Whether bytes wait in the client's read buffer (select() does not see them)."""
+    buffer = _buffer(client)
+    return buffer is not None and buffer.pos < len(buffer.data)
+
+
+def _loop(self: Any, timeout: float = 1.0) -> MQTTErrorCode:
+    """Paho's `_loop`; while packets wait in the read buffer select() must not block, and they are read after it."""
+    if not _buffered(self):
+        return ORIGINAL_LOOP(self, timeout)  # type: ignore[no-any-return]
+    rc = ORIGINAL_LOOP(self, 0.0)
+    if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is not None and _buffered(self):
+        rc = self.loop_read()
+    return rc  # type: ignore[no-any-return]
+
+
 def _loop_read(self: Any, max_packets: int = 1) -> MQTTErrorCode:
-    """Paho's `loop_read`, going on while packets wait in the read buffer."""
+    """Paho's `loop_read`, going on while packets wait in the read buffer (up to `PACKETS_PER_LOOP_READ`).
+
+    It stops early when paused; what is left in the buffer is read on a later `_loop`.
+    """
     if self._sock is None:
         return MQTTErrorCode.MQTT_ERR_NO_CONN
     paused = self.__dict__.get("_sems_read_paused")
@@ -187,7 +210,7 @@ def _loop_read(self: Any, max_packets: int = 1) -> MQTTErrorCode:
         time.sleep(READ_PAUSE_S)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
     budget = max(len(self._out_messages) + len(self._in_messages), 1)  # paho's own count
-    while True:
+    for _ in range(PACKETS_PER_LOOP_READ):  # then paho's loop writes (PUBACKs) and keeps the connection alive
         if self._sock is None:
             return MQTTErrorCode.MQTT_ERR_NO_CONN
         rc = self._packet_read()
@@ -196,8 +219,9 @@ def _loop_read(self: Any, max_packets: int = 1) -> MQTTErrorCode:
         if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
             return MQTTErrorCode.MQTT_ERR_SUCCESS
         budget -= 1
-        if budget <= 0 and ((buffer := _buffer(self)) is None or buffer.pos >= len(buffer.data)):
-            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        if (budget <= 0 and not _buffered(self)) or (paused is not None and paused()):
+            break
+    return MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
 def _handle_on_message(self: Any, message: mqtt.MQTTMessage) -> None:

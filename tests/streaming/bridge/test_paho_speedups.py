@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import socket
 import struct
+import time
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -85,6 +86,7 @@ class PahosOwn(mqtt.Client):
     _handle_on_message = paho_speedups.ORIGINAL_HANDLE_ON_MESSAGE
     _handle_publish = paho_speedups.ORIGINAL_HANDLE_PUBLISH
     _packet_read = paho_speedups.ORIGINAL_PACKET_READ
+    _loop = paho_speedups.ORIGINAL_LOOP
 
 
 Received = tuple[int, str, bytes, int, bool, bool, list[tuple[str, str]]]
@@ -225,3 +227,17 @@ def test_a_paused_client_reads_nothing_until_resumed() -> None:
     paused[0] = False
     client.loop_read()
     assert [m[0] for m in received] == [1, 2]
+
+
+def test_packets_left_in_the_buffer_by_a_pause_are_read_without_new_bytes() -> None:
+    paho_speedups.apply()
+    client, broker, received = wired(mqtt.Client)
+    limit = [1]
+    paho_speedups.pause_reading_while(client, lambda: len(received) >= limit[0])
+    broker.sendall(b"".join(publish_packet(mid, "sems/v1/readings/f/m", b"{}") for mid in (1, 2, 3)))
+    client.loop_read()  # one read takes all three into the buffer; the pause stops it after the first
+    assert [m[0] for m in received] == [1]
+    limit[0] = 10
+    started = time.monotonic()
+    client._loop(timeout=5.0)  # noqa: SLF001 - the socket has nothing new: select() alone would wait 5 s
+    assert [m[0] for m in received] == [1, 2, 3] and time.monotonic() - started < 1.0
