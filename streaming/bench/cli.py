@@ -65,7 +65,10 @@ def ingest(
     spool.done.set()
     job_busy_rate = busy_rate(work_before, job_work(settings))
     p50, p99 = freshness_ms(settings, run, rows)
+    questdb_cpu0, peer_cpu0 = watch.cpu_now("questdb"), time.process_time()
     peer_readings, peer_s = run_peer(settings, offsets_before, end_offsets(settings))
+    peer_cpu_s = {"peer": round(time.process_time() - peer_cpu0, 1),
+                  "questdb": round(watch.cpu_now("questdb") - questdb_cpu0, 1)}
     landed_rate = distinct / max(1e-9, last_landed - began)
     peer_rate = peer_readings / max(1e-9, peer_s)
     typer.echo(json.dumps({
@@ -76,7 +79,7 @@ def ingest(
         "lost": load.acked - distinct, "duplicated": rows - distinct,
         "peak_rss_mb": {k: round(v) for k, v in watch.peak_rss_mb.items()}, "cpu_s": watch.cpu_s,
         "kafka_outage_s": kafka_outage, "bridge_spool_peak_mb": round(spool.peak_bytes / 1024**2, 1),
-        "peer_readings": peer_readings, "peer_per_s": round(peer_rate),
+        "peer_readings": peer_readings, "peer_per_s": round(peer_rate), "peer_cpu_s": peer_cpu_s,
         # Like with like: the job's readings/s while running batches vs the peer's over the same backlog.
         # (landed_per_s cannot exceed the offered rate; the peer's rate is its capacity.)
         "job_busy_per_s": round(job_busy_rate),

@@ -16,6 +16,7 @@ from sems.stack.controller import run_dir
 from sems.stores import questdb
 
 FRESHNESS_SAMPLE_ROWS = 100_000
+WATCHED = ("bridge", "beam-job")  # peak RSS and CPU; QuestDB's CPU too (who makes it work how hard)
 PROBE_TIMEOUT_S = 60.0  # the reconciliation scans the run's readings while QuestDB is still applying them
 
 
@@ -78,17 +79,21 @@ class ResourceWatch:
         root = psutil.Process(record.pid)
         return [root, *root.children(recursive=True)]
 
+    def cpu_now(self, name: str) -> float:
+        """CPU seconds `name`'s processes used so far."""
+        return self._cpu(name)
+
     def _cpu(self, name: str) -> float:
         return sum(p.cpu_times().user + p.cpu_times().system for p in self._tree(name))
 
     def start(self) -> None:
-        self._cpu0 = {name: self._cpu(name) for name in ("bridge", "beam-job")}
+        self._cpu0 = {name: self._cpu(name) for name in (*WATCHED, "questdb")}
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
     def _sample(self) -> None:
         while not self._stop.wait(0.5):
-            for name in ("bridge", "beam-job"):
+            for name in WATCHED:
                 try:
                     rss = sum(p.memory_info().rss for p in self._tree(name)) / 1024**2
                 except psutil.Error:
