@@ -47,7 +47,7 @@ def build(pipeline: beam.Pipeline, settings: Settings, ranges: Sequence[OffsetRa
     """Add the job's transforms for `ranges` to `pipeline`."""
     records = (
         pipeline
-        | "OffsetRanges" >> beam.Create(list(ranges), reshuffle=False)
+        | "OffsetRanges" >> beam.Create([tuple(ranges)], reshuffle=False)  # one element: read together
         | "ReadOffsetRanges" >> beam.ParDo(ReadOffsetRangeFn(settings))
     )
     parsed = records | "ParseReadings" >> ParseReadings()

@@ -18,7 +18,7 @@ from tests.support import wait_until
 def _readings(facility_id: str, kws: list[float], start: dt.datetime) -> pl.DataFrame:
     count = len(kws)
     return pl.DataFrame({
-        "ts": [start + dt.timedelta(seconds=15 * i) for i in range(count)],
+        "ts": [start + dt.timedelta(seconds=i) for i in range(count)],
         "facility_id": [facility_id] * count,
         "meter_id": [f"{facility_id}-m01"] * count,
         "kw": kws,
@@ -35,9 +35,9 @@ def _rows(settings: Settings, facility_id: str) -> list[dict]:
 
 def _now() -> dt.datetime:
     # Recent timestamps (rows older than the readings TTL could be dropped with their partition), and
-    # 2,500 readings 15 s apart still end in the past: a future row in `readings` makes every later
+    # 2,500 readings 1 s apart still end in the past: a future row in `readings` makes every later
     # write out of order for QuestDB (it merged each job commit into the partition, found in a bench).
-    return dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=12)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
 
 
 def test_ensure_schema_is_idempotent(settings: Settings) -> None:
