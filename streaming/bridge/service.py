@@ -6,7 +6,9 @@ sends DLQ entries and gateway batches at once, merges single readings per facili
 The MQTT session is persistent (fixed client id, clean_start False, session expiry), so
 the broker keeps queueing for the bridge while it is away. While Kafka is away the sink
 spools to disk; above 80 % spool fill the loop stops taking messages, so they stay
-unacknowledged at the broker (at most `bridge_receive_maximum` in flight): backpressure.
+unacknowledged at the broker: backpressure. The broker should send at most
+`bridge_receive_maximum` unacknowledged messages; as Mosquitto 2.0.11 overshoots that, paho's
+thread also stops reading while the inbox holds twice as many.
 """
 
 from __future__ import annotations
