@@ -107,7 +107,10 @@ def test_a_hit_near_expiry_is_answered_at_once_and_reloaded_once_in_the_backgrou
         before = _queries("facility")
         responses = asyncio.run(_revalidating_burst(patient, token, path, 200))
         assert {r.headers["x-cache"] for r in responses} == {"hit"}  # nobody waited for the database
-        assert min(int(r.headers["age"]) for r in responses) >= 100
+        # Answered from the near-expiry entry, or, once the background reload stored its replacement
+        # (with a pooled QuestDB client it can land before the burst is through), from that one.
+        ages = [int(r.headers["age"]) for r in responses]
+        assert max(ages) >= 100 and all(age >= 100 or age < 60 for age in ages)
         assert _queries("facility") - before == 1  # one background reload for the whole burst
         with redis_service.client(settings) as client:
             assert time.time() - json.loads(client.get(key))["stored_at"] < 60  # the entry was replaced
