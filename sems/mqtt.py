@@ -37,9 +37,14 @@ def mqtt_client(settings: Settings, client_id: str, username: str | None, passwo
     return client
 
 
+def device_credentials(settings: Settings, facility_id: str) -> tuple[str, str]:
+    """(user name, password) of the device of `facility_id`: the facility id and the fleet's device password."""
+    return facility_id, settings.mqtt_device_password.get_secret_value()
+
+
 def device_client(settings: Settings, facility_id: str, client_id: str) -> mqtt.Client:
     """A client with the device credentials of `facility_id` (it may publish only under its own topics)."""
-    return mqtt_client(settings, client_id, facility_id, settings.mqtt_device_password.get_secret_value())
+    return mqtt_client(settings, client_id, *device_credentials(settings, facility_id))
 
 
 def bridge_client(settings: Settings, client_id: str) -> mqtt.Client:

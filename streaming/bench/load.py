@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from sems.mqtt import device_credentials
 from sems.settings import Settings
 from streaming.bench.publisher import Publisher
 
@@ -52,8 +53,7 @@ class Load:
     def _facility(self, facility_id: str, until: float) -> None:
         publisher = Publisher(
             self.settings.host, self.settings.mqtt_port, f"bench-{self.tag}-{facility_id}",
-            # the device credentials of sems.mqtt.device_client: the facility id and the device password
-            facility_id, self.settings.mqtt_device_password.get_secret_value(),
+            *device_credentials(self.settings, facility_id),
             window=INFLIGHT, timeout_s=self.settings.mqtt_timeout_s,
         )
         try:
