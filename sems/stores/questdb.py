@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -97,19 +96,15 @@ def write_frame(
     at: str = "ts",
     symbols: Sequence[str] | None = None,
     chunk_rows: int = WRITE_CHUNK_ROWS,
-    connections: int = 1,
 ) -> int:
     """Write `frame` to `table`, one ILP/HTTP transaction per `chunk_rows` rows; returns the rows written.
 
     `symbols` defaults to the table's SYMBOL columns from the schema. Raises `ValueError`
     for a frame that cannot be a batch of `table`, `QuestDBError` if QuestDB does not
-    acknowledge a chunk (other chunks may be committed; every SEMS table has DEDUP UPSERT
+    acknowledge a chunk (the chunks before it are committed; every SEMS table has DEDUP UPSERT
     KEYS, so writing the frame again is harmless). Chunked because one request may not
     exceed the client's buffer limit (100 MiB): a 1 M-reading frame (192 MB of ILP) was
     refused whole and, taken for bad data, dead-lettered (found in a 5-minute bench).
-    With `connections` > 1 the chunks go over that many concurrent connections: the client
-    serializes a chunk (without the GIL for numeric and categorical columns) while QuestDB
-    parses and commits another, so the two sides use both cores instead of taking turns.
     """
     rows = _as_pandas(frame)
     if rows.empty:
@@ -119,15 +114,8 @@ def write_frame(
     if symbols is None:
         known = tables(settings).get(table)
         symbols = [s for s in known.symbols if s in rows.columns] if known else []
-    chunks = [rows.iloc[start : start + chunk_rows] for start in range(0, len(rows), chunk_rows)]
-    if connections <= 1 or len(chunks) == 1:
-        for chunk in chunks:
-            _write_chunk(settings, table, chunk, at, list(symbols))
-        return len(rows)
-    with ThreadPoolExecutor(max_workers=connections, thread_name_prefix=f"questdb-{table}") as pool:
-        futures = [pool.submit(_write_chunk, settings, table, chunk, at, list(symbols)) for chunk in chunks]
-        for future in futures:
-            future.result()  # the first failure raises (after the pool finished the others)
+    for start in range(0, len(rows), chunk_rows):
+        _write_chunk(settings, table, rows.iloc[start : start + chunk_rows], at, list(symbols))
     return len(rows)
 
 

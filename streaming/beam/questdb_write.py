@@ -45,16 +45,16 @@ def questdb_answers(settings: Settings) -> bool:
     return True
 
 
-def write_to_questdb(settings: Settings, table: str, frame: pd.DataFrame, *, connections: int = 1) -> int:
+def write_to_questdb(settings: Settings, table: str, frame: pd.DataFrame) -> int:
     """Write `frame` to `table` with retries; returns rows written (0 if they were dead-lettered)."""
-    refusal = attempt_write(settings, table, frame, connections=connections)
+    refusal = attempt_write(settings, table, frame)
     if refusal is None:
         return len(frame)
     dead_letter(settings, table, frame, refusal)
     return 0
 
 
-def attempt_write(settings: Settings, table: str, frame: pd.DataFrame, *, connections: int = 1) -> str | None:
+def attempt_write(settings: Settings, table: str, frame: pd.DataFrame) -> str | None:
     """Write `frame` with retries: None once written, or why QuestDB refused it (then it is to be dead-lettered).
 
     Raises `QuestDBUnavailable` when QuestDB does not answer and `QuestDBError` for a transport
@@ -63,7 +63,7 @@ def attempt_write(settings: Settings, table: str, frame: pd.DataFrame, *, connec
     """
     try:
         retry(
-            lambda: questdb.write_frame(settings, table, frame, connections=connections),
+            lambda: questdb.write_frame(settings, table, frame),
             attempts=settings.beam_write_attempts,
             retry_on=(questdb.QuestDBError,),
             base_delay_s=0.5,

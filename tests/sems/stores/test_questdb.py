@@ -116,12 +116,3 @@ def test_a_frame_larger_than_one_request_is_written_in_chunks(settings: Settings
                       timeout_s=30, what="all three chunks")
     assert [r["kw"] for r in rows] == kws
 
-
-def test_chunks_written_over_concurrent_connections_all_land(settings: Settings) -> None:
-    facility = f"test-{uuid.uuid4().hex[:8]}"
-    kws = [float(i) for i in range(2_500)]
-    written = questdb.write_frame(settings, "readings", _readings(facility, kws, _now()), chunk_rows=400, connections=3)
-    assert written == 2_500
-    rows = wait_until(lambda: len(_rows(settings, facility)) == 2_500 and _rows(settings, facility),
-                      timeout_s=30, what="all seven chunks")
-    assert [r["kw"] for r in rows] == kws and [r["seq"] for r in rows] == list(range(2_500))
