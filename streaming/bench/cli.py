@@ -13,10 +13,21 @@ from sems.facilities import demo_fleet
 from sems.settings import Settings, get_settings
 from sems.stack import controller
 from streaming.bench.load import Load
-from streaming.bench.measure import ResourceWatch, Run, busy_rate, freshness_ms, job_work, wait_landed
+from streaming.bench.measure import (
+    ResourceWatch,
+    Run,
+    busy_rate,
+    freshness_ms,
+    job_work,
+    questdb_writes,
+    wait_committed,
+    wait_landed,
+    write_amplification,
+)
 from streaming.bench.outage import KafkaOutage, SpoolWatch
 from streaming.bench.peer import end_offsets, run_peer
 
+DRAIN_TIMEOUT_S = 1800.0
 OUTAGE_AFTER_S = 10.0  # readings flow to Kafka first, so the outage cuts a running pipeline
 
 app = typer.Typer(help="Benchmarks of the ingestion hot path.", no_args_is_help=True)
@@ -58,15 +69,22 @@ def ingest(
     if kafka_outage:
         outage.join()  # Kafka is back (the run may be shorter than the outage: the rest is drain)
     if drain:
+        backlog_end, writes_before = end_offsets(settings), questdb_writes(settings)
         controller.up(settings, ["beam-job"], report=lambda _: None)
         began = time.monotonic()  # landed_per_s becomes the job's drain rate, wall clock from its start
+        drained_at = wait_committed(settings, backlog_end, timeout_s=DRAIN_TIMEOUT_S)
+        job_writes = write_amplification(writes_before, questdb_writes(settings))
+        work_drained = job_work(settings)  # the runs after the drain (the simulator's trickle) are not its capacity
     rows, distinct, last_landed = wait_landed(settings, run, load.acked, settle)
+    if drain:
+        last_landed = drained_at  # the reconciliation only confirms it: it did not poll beside the job
     watch.stop()
     spool.done.set()
-    job_busy_rate = busy_rate(work_before, job_work(settings))
+    job_busy_rate = busy_rate(work_before, work_drained if drain else job_work(settings))
     p50, p99 = freshness_ms(settings, run, rows)
-    questdb_cpu0, peer_cpu0 = watch.cpu_now("questdb"), time.process_time()
+    questdb_cpu0, peer_cpu0, writes_before = watch.cpu_now("questdb"), time.process_time(), questdb_writes(settings)
     peer_readings, peer_s = run_peer(settings, offsets_before, end_offsets(settings))
+    peer_writes = write_amplification(writes_before, questdb_writes(settings))
     peer_cpu_s = {"peer": round(time.process_time() - peer_cpu0, 1),
                   "questdb": round(watch.cpu_now("questdb") - questdb_cpu0, 1)}
     landed_rate = distinct / max(1e-9, last_landed - began)
@@ -85,6 +103,8 @@ def ingest(
         "job_busy_per_s": round(job_busy_rate),
         "ratio_job_to_peer": round(job_busy_rate / peer_rate, 2) if peer_rate else None,
         "drain": drain,
+        # QuestDB rows physically written per row applied (out-of-order merges), job's drain and peer's run.
+        "questdb_writes": {"job": job_writes if drain else None, "peer": peer_writes},
     }))
 
 

@@ -13,10 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sems.settings import Settings
 from sems.stack import process
 from sems.stack.controller import run_dir
-from sems.stores import questdb
+from sems.stores import kafka, questdb
 
 FRESHNESS_SAMPLE_ROWS = 100_000
 WATCHED = ("bridge", "beam-job")  # peak RSS and CPU; QuestDB's CPU too (who makes it work how hard)
+COMMIT_POLL_S = 0.1
 PROBE_TIMEOUT_S = 60.0  # the reconciliation scans the run's readings while QuestDB is still applying them
 
 
@@ -127,6 +128,52 @@ def wait_landed(settings: Settings, run: Run, expected: int, timeout_s: float) -
         if distinct >= expected or time.monotonic() - last_change > timeout_s:
             return rows, distinct, last_change
         time.sleep(0.5)
+
+
+def wait_committed(settings: Settings, targets: dict[int, int], timeout_s: float) -> float:
+    """Block until the job's consumer group committed at least `targets` (partition -> offset); returns when.
+
+    The drain's clock stops here: the job commits a range only after QuestDB acknowledged (and applied)
+    its readings, so this is when the backlog is queryable. It asks Kafka, not QuestDB: polling QuestDB
+    with reconciliation scans beside the job under test made QuestDB work for the bench, too.
+    """
+    client, group_id = kafka.admin(settings), settings.beam_consumer_group
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            group = client.list_group_offsets({group_id: None}).get(group_id, {})
+            committed = {tp.partition: meta.offset for tp, meta in group.items()
+                         if tp.topic == settings.kafka_readings_topic}
+            if all(committed.get(p, 0) >= end for p, end in targets.items()):
+                return time.monotonic()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the job did not commit {targets} within {timeout_s}s (at {committed})")
+            time.sleep(COMMIT_POLL_S)
+    finally:
+        client.close()
+
+
+QUESTDB_WRITES = ("questdb_wal_apply_written_rows_total", "questdb_wal_apply_physically_written_rows_total",
+                  "questdb_commits_total", "questdb_o3_commits_total")
+
+
+def questdb_writes(settings: Settings) -> dict[str, float]:
+    """QuestDB's own write counters (rows applied, rows physically written, commits, out-of-order commits)."""
+    text = httpx.get(f"http://{settings.host}:{settings.questdb_health_port}/metrics", timeout=5).text
+    values = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+    return {name: values.get(name, 0.0) for name in QUESTDB_WRITES}
+
+
+def write_amplification(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Rows QuestDB physically wrote per row applied between two `questdb_writes` snapshots, and its commits.
+
+    Out-of-order commits rewrite the partition from the earliest new row on: this ratio is what
+    they cost (1.0 = every row appended once).
+    """
+    rows, physical = (after[n] - before[n] for n in QUESTDB_WRITES[:2])
+    return {"rows": rows, "amplification": round(physical / rows, 2) if rows else 0.0,
+            "commits": after["questdb_commits_total"] - before["questdb_commits_total"],
+            "o3_commits": after["questdb_o3_commits_total"] - before["questdb_o3_commits_total"]}
 
 
 def job_work(settings: Settings) -> tuple[float, float]:

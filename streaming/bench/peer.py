@@ -15,8 +15,10 @@ from questdb.ingress import Sender
 
 from sems.settings import Settings
 from sems.stores import kafka
+from streaming.beam.questdb_io import wait_wal_applied
 
 Offsets = dict[int, int]
+PEER_TABLE = "bench_peer_readings"
 COLUMNS = ("facility_id", "ts_ms", "meter_id", "kw", "seq")
 
 
@@ -53,9 +55,11 @@ def run_peer(settings: Settings, start: Offsets, end: Offsets) -> tuple[int, flo
             if rows["ts_ms"]:
                 frame = pd.DataFrame(rows)
                 frame["ts_ms"] = pd.to_datetime(frame["ts_ms"], unit="ms", utc=True)
-                sender.dataframe(frame, table_name="bench_peer_readings", symbols=["facility_id", "meter_id"],
+                sender.dataframe(frame, table_name=PEER_TABLE, symbols=["facility_id", "meter_id"],
                                  at="ts_ms")
                 sender.flush()
                 written += len(frame)
+    # Stopped when the rows are queryable, as the job's drain is (it waits for the WAL to be applied).
+    wait_wal_applied(settings, PEER_TABLE, timeout_s=settings.questdb_timeout_s)
     client.close()
     return written, time.monotonic() - began
