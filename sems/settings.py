@@ -131,7 +131,7 @@ class Settings(BaseSettings):
 
     # Beam streaming job
     beam_version: str = "2.77.0"
-    beam_batch_max_records: int = 5000
+    beam_batch_max_records: int = 15000  # a run's Kafka records at most (gateway: ~3 M readings, ~9 s of a drain)
     beam_poll_timeout_ms: int = 1000
     beam_consumer_group: str = "sems-beam-job"
     beam_allowed_lateness_s: int = 600

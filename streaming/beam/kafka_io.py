@@ -7,7 +7,9 @@ The source is the project's own on kafka-python (no Java expansion service): the
 
 from __future__ import annotations
 
+import heapq
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,8 @@ from sems.stores import kafka
 from streaming.beam.records import DlqEntry, KafkaRecord
 
 POLL_MS = 200
+FETCH_PARTITION_BYTES = 4 * 1024 * 1024  # per partition and fetch (kafka-python: 1 MiB): fewer round trips
+POLL_RECORDS = 2000  # per poll (kafka-python: 500)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +41,17 @@ class OffsetRange:
 
 
 class ReadOffsetRangeFn(beam.DoFn):  # type: ignore[misc]
-    """The run's OffsetRanges (one element) -> their KafkaRecords, all partitions read together.
+    """The run's OffsetRanges (one element) -> their KafkaRecords, all partitions read together, merged in time.
 
-    Reading the partitions together rather than one after another keeps the records roughly in
-    event-time order across facilities (each fetch brings ~1 MiB of every partition): the raw
-    writes then mostly append to QuestDB's newest rows, where partition after partition every
-    chunk of a facility was merged out of order into the rows of the facilities written before.
+    Readings are keyed by facility, so each partition is one facility's stream. Read as the
+    fetches come, one facility ran up to 13 s of event time ahead of another (measured), and
+    every QuestDB commit then landed out of order into rows already written: QuestDB rewrote
+    8-9 rows for each row applied. So the records are merged by their Kafka timestamp (the
+    bridge's produce time, in step with the readings' time): a record is emitted only while
+    every unfinished partition has one buffered to compare with. What waits is bounded by the
+    run (`beam_batch_max_records`). Partitions are not paused to hold a fast one back: with
+    kafka-python 3.0.12 a partition paused and resumed mid-run stopped receiving its parked
+    fetch, and the run timed out (seen once, in a drain).
     Fails if no record arrives for `kafka_timeout_s` while ranges are unfinished.
     """
 
@@ -51,7 +60,9 @@ class ReadOffsetRangeFn(beam.DoFn):  # type: ignore[misc]
         self.consumer: KafkaConsumer | None = None
 
     def setup(self) -> None:
-        self.consumer = kafka.consumer(self.settings, None, enable_auto_commit=False)  # type: ignore[arg-type]
+        self.consumer = kafka.consumer(
+            self.settings, None, enable_auto_commit=False,  # type: ignore[arg-type]
+            max_partition_fetch_bytes=FETCH_PARTITION_BYTES, max_poll_records=POLL_RECORDS)
 
     def process(self, ranges: Sequence[OffsetRange]) -> Iterator[KafkaRecord]:
         assert self.consumer is not None
@@ -60,6 +71,7 @@ class ReadOffsetRangeFn(beam.DoFn):  # type: ignore[misc]
         self.consumer.resume(*left)  # paused when a previous run finished them
         for tp, offsets in left.items():
             self.consumer.seek(tp, offsets.start)
+        merge = _TimeMerge(list(left))
         deadline = time.monotonic() + self.settings.kafka_timeout_s
         while left:
             if time.monotonic() > deadline:
@@ -69,29 +81,56 @@ class ReadOffsetRangeFn(beam.DoFn):  # type: ignore[misc]
                 wanted = left.get(tp)
                 if wanted is None:
                     continue
-                yield from _records(messages, wanted.end)
+                merge.add(tp, [m for m in messages if m.offset < wanted.end])
                 deadline = time.monotonic() + self.settings.kafka_timeout_s
                 if messages[-1].offset + 1 >= wanted.end:
                     del left[tp]
+                    merge.finish(tp)
                     self.consumer.pause(tp)  # done: fetch no further
+            yield from map(_record, merge.ready())
+        yield from map(_record, merge.ready())
 
     def teardown(self) -> None:
         if self.consumer is not None:
             self.consumer.close(autocommit=False)
 
 
-def _records(messages: Sequence[Any], end: int) -> Iterator[KafkaRecord]:
-    for message in messages:
-        if message.offset >= end:
-            return
-        yield KafkaRecord(
-            message.topic,
-            message.partition,
-            message.offset,
-            message.key,
-            message.value,
-            tuple((k, v) for k, v in message.headers or ()),
-        )
+class _TimeMerge:
+    """A k-way merge of partitions' records by Kafka timestamp, emitting only what no open partition can precede."""
+
+    def __init__(self, partitions: Sequence[TopicPartition]) -> None:
+        self.queues: dict[TopicPartition, deque[Any]] = {tp: deque() for tp in partitions}
+        self.open = set(partitions)
+        self.heap: list[tuple[int, int, TopicPartition]] = []  # (timestamp of the queue's head, partition, tp)
+
+    def add(self, tp: TopicPartition, messages: Sequence[Any]) -> None:
+        queue = self.queues[tp]
+        if messages and not queue:
+            heapq.heappush(self.heap, (messages[0].timestamp, tp.partition, tp))
+        queue.extend(messages)
+
+    def finish(self, tp: TopicPartition) -> None:
+        self.open.discard(tp)
+
+    def ready(self) -> Iterator[Any]:
+        """Records in timestamp order, while every open partition has one buffered (or none is open)."""
+        while self.heap and all(self.queues[tp] for tp in self.open):
+            _, _, tp = heapq.heappop(self.heap)
+            queue = self.queues[tp]
+            yield queue.popleft()
+            if queue:
+                heapq.heappush(self.heap, (queue[0].timestamp, tp.partition, tp))
+
+
+def _record(message: Any) -> KafkaRecord:
+    return KafkaRecord(
+        message.topic,
+        message.partition,
+        message.offset,
+        message.key,
+        message.value,
+        tuple((k, v) for k, v in message.headers or ()),
+    )
 
 
 class PublishDlqFn(beam.DoFn):  # type: ignore[misc]

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
+from pandas.api.types import union_categoricals
 
 from sems.settings import Settings
 from sems.stores.questdb import WRITE_CHUNK_ROWS
@@ -34,6 +35,7 @@ from streaming.beam.records import ReadingBatch
 from streaming.beam.step_time import NAMESPACE
 
 TABLE = "readings"
+HELD_ROWS = WRITE_CHUNK_ROWS // 10  # ~0.1 s of readings at 100,000/s
 
 
 def readings_frame(batches: Sequence[ReadingBatch], ingested_at: datetime) -> pd.DataFrame:
@@ -81,6 +83,18 @@ def _categorical(values: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(), dtype="str"))
 
 
+def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """`frames` one after another, their categorical columns still categorical (pandas would make them objects)."""
+    columns = {}
+    for name in frames[0].columns:
+        parts = [frame[name] for frame in frames]
+        if isinstance(parts[0].dtype, pd.CategoricalDtype):
+            columns[name] = union_categoricals([part.array for part in parts], ignore_order=True)
+        else:
+            columns[name] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(columns)
+
+
 def touched_minutes(frame: pd.DataFrame) -> set[tuple[str, int]]:
     """The (facility_id, minute_ms) pairs a readings frame has rows in (vectorized: a chunk is 100,000 rows)."""
     minute_ms = frame["ts"].to_numpy(dtype="datetime64[ms]").astype("int64") // MINUTE_MS * MINUTE_MS
@@ -113,6 +127,7 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
         self.buffered = 0
         self.pending: list[Future[_Chunk]] = []
         self.touched: set[tuple[str, int]] = set()
+        self.held: pd.DataFrame | None = None  # the newest rows, sorted, not yet sent
 
     def setup(self) -> None:
         workers = max(1, self.settings.beam_write_connections)
@@ -128,8 +143,8 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
             self._submit()
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
-        if self.buffer:
-            self._submit()
+        if self.buffer or self.held is not None:
+            self._submit(final=True)
         started = time.perf_counter()
         while self.pending:
             self._settle(self.pending.pop(0))
@@ -143,11 +158,23 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
         if self.pool is not None:
             self.pool.shutdown(wait=True)
 
-    def _submit(self) -> None:
-        assert self.pool is not None
+    def _submit(self, *, final: bool = False) -> None:
         batches, self.buffer, self.buffered = self.buffer, [], 0
         # The frame is built here: that is Python work, which would only contend for the GIL in a writer.
         frame = readings_frame(batches, datetime.now(UTC))
+        if self.held is not None:
+            frame = concat_frames([self.held, frame])
+        frame = frame.sort_values("ts", kind="stable", ignore_index=True)
+        # The newest rows wait for the next chunk: the next batches hold readings a few milliseconds
+        # older than these (records interleave), which would make the next commit out of order.
+        keep = 0 if final else min(len(frame), HELD_ROWS)
+        self.held = frame.iloc[len(frame) - keep :] if keep else None
+        self._send(frame.iloc[: len(frame) - keep])
+
+    def _send(self, frame: pd.DataFrame) -> None:
+        assert self.pool is not None
+        if frame.empty:
+            return
         self.touched |= touched_minutes(frame)
         while len(self.pending) >= max(1, self.settings.beam_write_connections):  # bounded: wait for the oldest
             self._settle(self.pending.pop(0))

@@ -8,6 +8,9 @@ planned range itself. Offsets are committed only after the run that wrote them s
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from typing import Any
 
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
@@ -37,6 +40,54 @@ def fair_shares(backlogs: list[int], budget: int) -> list[int]:
         shares[i] = min(backlogs[i], even)
         left = max(0, left - shares[i])
     return shares
+
+
+ALIGN_PRECISION_MS = 10
+ALIGN_FURTHEST_MS = 7 * 24 * 3600 * 1000  # Kafka's retention: nothing older to find
+
+
+class RecordsBefore:
+    """How many records of each partition's backlog Kafka stamped before a time (one ListOffsets request)."""
+
+    def __init__(self, consumer: Any, starts: dict[TopicPartition, int], ends: dict[TopicPartition, int]) -> None:
+        self.consumer, self.starts, self.ends = consumer, starts, ends
+
+    def __call__(self, t_ms: int) -> dict[TopicPartition, int]:
+        found = self.consumer.offsets_for_times(dict.fromkeys(self.starts, t_ms))
+        # None: no record at or after t_ms, so the whole backlog is before it.
+        return {tp: max(0, min(self.ends[tp], found[tp].offset if found.get(tp) else self.ends[tp]) - start)
+                for tp, start in self.starts.items()}
+
+
+def time_aligned_shares(
+    records_before: Callable[[int], dict[TopicPartition, int]], budget: int, now_ms: int | None = None
+) -> dict[TopicPartition, int] | None:
+    """Each partition's records up to one common time T, the latest T whose records fit `budget`; None if none do.
+
+    Readings are keyed by facility, so partitions are facilities' streams: equal record counts
+    (`fair_shares`) ended one facility's part of a run up to 12 s of event time after another's
+    (a facility's records hold more or fewer readings), and the next run then wrote that far back
+    into rows QuestDB already had: an out-of-order merge that rewrote them. Cut at one time, the
+    runs follow each other in event time. T is found by doubling back from now, then bisecting.
+    """
+    hi = now_ms if now_ms is not None else int(time.time() * 1000)
+    if 0 < sum((counts := records_before(hi)).values()) <= budget:  # what is stamped later (a skewed clock) waits
+        return counts
+    step = 1000
+    lo = hi - step
+    while sum((counts := records_before(lo)).values()) > budget:
+        hi, step = lo, step * 2
+        if step > ALIGN_FURTHEST_MS:
+            return None
+        lo = hi - step
+    while hi - lo > ALIGN_PRECISION_MS:
+        mid = (lo + hi) // 2
+        mid_counts = records_before(mid)
+        if sum(mid_counts.values()) <= budget:
+            lo, counts = mid, mid_counts
+        else:
+            hi = mid
+    return counts if sum(counts.values()) > 0 else None
 
 
 class ConsumerOffsets:
@@ -71,10 +122,16 @@ class ConsumerOffsets:
             self.next[tp] = committed if committed is not None else self.consumer.beginning_offsets([tp])[tp]
         backlog = {tp: ends[tp] - self.next[tp] for tp in sorted(assigned) if ends[tp] > self.next[tp]}
         self.lag = sum(backlog.values())
-        shares = fair_shares(list(backlog.values()), max_records)
+        if self.lag <= max_records:
+            shares = list(backlog.values())
+        else:
+            aligned = time_aligned_shares(
+                RecordsBefore(self.consumer, {tp: self.next[tp] for tp in backlog}, ends), max_records)
+            shares = [aligned[tp] for tp in backlog] if aligned else fair_shares(list(backlog.values()), max_records)
         return [
             OffsetRange(tp.topic, tp.partition, self.next[tp], self.next[tp] + share)
             for tp, share in zip(backlog, shares, strict=True)
+            if share > 0
         ]
 
     def commit(self, ranges: list[OffsetRange]) -> bool:

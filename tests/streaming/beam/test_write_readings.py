@@ -62,6 +62,7 @@ def test_an_empty_bundle_makes_an_empty_frame() -> None:
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.setattr(write_readings, "WRITE_CHUNK_ROWS", 300)
+    monkeypatch.setattr(write_readings, "HELD_ROWS", 60)
     return 300
 
 
@@ -84,6 +85,33 @@ def test_a_bundle_larger_than_a_chunk_lands_whole_and_emits_each_touched_minute_
                 pipeline.result.metrics().query(MetricsFilter().with_namespace("sems.beam"))["counters"]}
     assert counters["readings_written"] == 2_500
     wait_until(lambda: _meter_rows(settings, facility) == 2_500, timeout_s=30, what="all chunks in QuestDB")
+
+
+def test_chunks_go_out_in_time_order_when_batches_arrive_a_little_out_of_order(
+    settings: Settings, small_chunks: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pairs of batches swapped (records of two facilities interleave): batch 6 is older than batch 5,
+    # across the first chunk's boundary. Sent as they came, the second commit would be out of order in
+    # QuestDB (it rewrites the rows after the oldest new one); held back and sorted, it appends.
+    facility = f"test-wr-{uuid.uuid4().hex[:8]}"
+    start = (int(datetime.now(UTC).timestamp()) // 60 - 10) * 60_000
+    order = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 11]
+    sent: list[tuple[int, int]] = []
+    real_attempt = write_readings.attempt_write
+
+    def record_order(settings: Settings, table: str, frame: pd.DataFrame, **_: object) -> str | None:
+        ts = frame["ts"].astype("int64")
+        sent.append((int(ts.min()), int(ts.max())))
+        return real_attempt(settings, table, frame)
+
+    monkeypatch.setattr(write_readings, "attempt_write", record_order)
+    batches = [batch(facility, f"t-{b}", [(f"{facility}-m{i}", start + b * 1_000, 1.0, None, b) for i in range(50)])
+               for b in order]
+    with beam.Pipeline() as pipeline:
+        _ = pipeline | beam.Create(batches, reshuffle=False) | beam.ParDo(WriteReadingsFn(settings))
+    assert len(sent) >= 2
+    assert all(later[0] >= earlier[1] for earlier, later in zip(sent, sent[1:], strict=False))
+    wait_until(lambda: _meter_rows(settings, facility) == 600, timeout_s=30, what="every reading in QuestDB")
 
 
 def test_a_chunk_questdb_refuses_is_dead_lettered_and_the_others_land(
@@ -111,9 +139,9 @@ def test_a_chunk_questdb_refuses_is_dead_lettered_and_the_others_land(
         _ = pipeline | beam.Create(batches, reshuffle=False) | beam.ParDo(WriteReadingsFn(settings))
     counters = {c.key.metric.name: c.committed for c in
                 pipeline.result.metrics().query(MetricsFilter().with_namespace("sems.beam"))["counters"]}
-    assert refused == dead == [300]
-    assert counters["readings_written"] == 600
-    wait_until(lambda: _meter_rows(settings, facility) == 600, timeout_s=30, what="the two accepted chunks")
+    assert refused == dead == [300 - 60]  # the first chunk, less the newest rows held back for the next
+    assert counters["readings_written"] == 900 - 240
+    wait_until(lambda: _meter_rows(settings, facility) == 660, timeout_s=30, what="the accepted chunks")
 
 
 def test_touched_minutes_are_the_facility_minutes_with_rows() -> None:
