@@ -5,12 +5,15 @@ ILP over HTTP with `Sender.dataframe`, one table per call, so each call is one
 transaction that QuestDB either acknowledges or rejects as a whole. The client's own
 retry is off: retry policy belongs to the caller (the streaming job retries with backoff
 and routes exhausted writes to the DLQ), and DEDUP keys make those retries harmless.
+`wait_wal_applied` gives read-your-writes on a WAL table (the job before it reads minutes back,
+the bench before it stops the peer's clock).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +35,7 @@ class QuestDBRefused(QuestDBError):
     """QuestDB answered and refused the data itself (a type clash, a bad line): sending it again cannot help."""
 
 
+WAL_POLL_S = 0.02
 _client: tuple[int, httpx.Client] | None = None  # (pid, client): one pooled client per process
 _client_lock = threading.Lock()
 
@@ -83,6 +87,29 @@ def ensure_schema(settings: Settings) -> list[str]:
                 query(settings, table.add_column_sql(column))
                 changed.append(f"{table.name}.{column}")
     return changed
+
+
+def wait_wal_applied(settings: Settings, table: str, *, timeout_s: float) -> None:
+    """Block until `table`'s WAL writer caught up with the transactions committed so far."""
+    deadline = time.monotonic() + timeout_s
+    target = None
+    while True:
+        rows = query(
+            settings, f"SELECT writerTxn, sequencerTxn, suspended FROM wal_tables() WHERE name = '{table}'"
+        )
+        if not rows:
+            raise QuestDBError(f"QuestDB table {table} is missing or not a WAL table")
+        row = rows[0]
+        if row["suspended"]:
+            raise QuestDBError(
+                f"QuestDB suspended WAL apply of {table}: resume it with ALTER TABLE {table} RESUME WAL"
+            )
+        target = row["sequencerTxn"] if target is None else target
+        if row["writerTxn"] >= target:
+            return
+        if time.monotonic() > deadline:
+            raise QuestDBError(f"QuestDB did not apply the WAL of {table} within {timeout_s}s")
+        time.sleep(WAL_POLL_S)
 
 
 WRITE_CHUNK_ROWS = 100_000  # rows per ILP/HTTP request: ~20 MB, well under the client's 100 MiB buffer limit

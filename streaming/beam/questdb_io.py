@@ -8,7 +8,6 @@ same offsets: nothing is committed to Kafka before QuestDB acknowledged.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -22,12 +21,11 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from sems.settings import Settings
 from sems.stores import questdb
+from sems.stores.questdb import wait_wal_applied
 from streaming.beam.loads import MINUTE_MS, FacilityMinute, MeterPartial, MeterPartials, minute_of
 from streaming.beam.questdb_write import write_to_questdb
 from streaming.beam.step_time import timed
 from streaming.beam.transforms import NAMESPACE
-
-WAL_POLL_S = 0.02
 
 
 def facility_load_frame(minutes: Iterable[FacilityMinute], updated_at: datetime) -> pd.DataFrame:
@@ -137,29 +135,6 @@ def meter_load_frame(stored: dict[tuple[str, int], MeterPartials], updated_at: d
     frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
     frame["updated_at"] = pd.Timestamp(updated_at)
     return frame
-
-
-def wait_wal_applied(settings: Settings, table: str, *, timeout_s: float) -> None:
-    """Block until `table`'s WAL writer caught up with the transactions committed so far."""
-    deadline = time.monotonic() + timeout_s
-    target = None
-    while True:
-        rows = questdb.query(
-            settings, f"SELECT writerTxn, sequencerTxn, suspended FROM wal_tables() WHERE name = '{table}'"
-        )
-        if not rows:
-            raise questdb.QuestDBError(f"QuestDB table {table} is missing or not a WAL table")
-        row = rows[0]
-        if row["suspended"]:
-            raise questdb.QuestDBError(
-                f"QuestDB suspended WAL apply of {table}: resume it with ALTER TABLE {table} RESUME WAL"
-            )
-        target = row["sequencerTxn"] if target is None else target
-        if row["writerTxn"] >= target:
-            return
-        if time.monotonic() > deadline:
-            raise questdb.QuestDBError(f"QuestDB did not apply the WAL of {table} within {timeout_s}s")
-        time.sleep(WAL_POLL_S)
 
 
 def _iso(ms: int) -> str:

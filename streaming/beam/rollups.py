@@ -18,7 +18,8 @@ from apache_beam.metrics import Metrics
 
 from sems.settings import Settings
 from sems.stores import questdb
-from streaming.beam.questdb_io import sql_strings, wait_wal_applied
+from sems.stores.questdb import wait_wal_applied
+from streaming.beam.questdb_io import sql_strings
 from streaming.beam.questdb_write import write_to_questdb
 from streaming.beam.step_time import timed
 

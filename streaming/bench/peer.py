@@ -15,7 +15,7 @@ from questdb.ingress import Sender
 
 from sems.settings import Settings
 from sems.stores import kafka
-from streaming.beam.questdb_io import wait_wal_applied
+from sems.stores.questdb import wait_wal_applied
 
 Offsets = dict[int, int]
 PEER_TABLE = "bench_peer_readings"

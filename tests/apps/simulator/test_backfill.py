@@ -17,7 +17,7 @@ from apps.simulator.facility_model import FacilityModel
 from sems.facilities import Facility, demo_fleet
 from sems.settings import Settings
 from sems.stores import questdb
-from streaming.beam.questdb_io import wait_wal_applied
+from sems.stores.questdb import wait_wal_applied
 from tests.support import wait_until
 
 DAYS = 2
