@@ -8,6 +8,9 @@ The writers only serialize and send (`attempt_write`, native code that releases 
 building frames, dead-lettering and Beam counters stay in the bundle's thread. `finish_bundle` waits for every chunk, so
 the touched minutes go downstream (and the run can commit) only after QuestDB acknowledged
 all of them; a failed chunk fails the bundle and the run is retried (DEDUP UPSERT KEYS).
+Each chunk goes out sorted by time, its newest `HELD_ROWS` kept back to be sorted in with the
+next one, so that consecutive commits do not overlap in time (QuestDB rewrites what an
+out-of-order commit overlaps).
 """
 
 from __future__ import annotations
@@ -175,6 +178,7 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
         assert self.pool is not None
         if frame.empty:
             return
+        frame = frame.assign(ingested_at=pd.Timestamp(datetime.now(UTC)))  # held rows are written now, not when read
         self.touched |= touched_minutes(frame)
         while len(self.pending) >= max(1, self.settings.beam_write_connections):  # bounded: wait for the oldest
             self._settle(self.pending.pop(0))
