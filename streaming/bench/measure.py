@@ -153,14 +153,19 @@ def wait_committed(settings: Settings, targets: dict[int, int], timeout_s: float
         client.close()
 
 
+def scrape(url: str) -> dict[str, float]:
+    """A Prometheus endpoint's samples by name (labels ignored: the bench reads unlabelled totals)."""
+    text = httpx.get(url, timeout=5).text
+    return {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+
+
 QUESTDB_WRITES = ("questdb_wal_apply_written_rows_total", "questdb_wal_apply_physically_written_rows_total",
                   "questdb_commits_total", "questdb_o3_commits_total")
 
 
 def questdb_writes(settings: Settings) -> dict[str, float]:
     """QuestDB's own write counters (rows applied, rows physically written, commits, out-of-order commits)."""
-    text = httpx.get(f"http://{settings.host}:{settings.questdb_health_port}/metrics", timeout=5).text
-    values = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+    values = scrape(f"http://{settings.host}:{settings.questdb_health_port}/metrics")
     return {name: values.get(name, 0.0) for name in QUESTDB_WRITES}
 
 
@@ -178,8 +183,7 @@ def write_amplification(before: dict[str, float], after: dict[str, float]) -> di
 
 def job_work(settings: Settings) -> tuple[float, float]:
     """(readings written, seconds spent in runs) so far, from the job's own /metrics."""
-    text = httpx.get(f"http://{settings.host}:{settings.beam_job_port}/metrics", timeout=5).text
-    values = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+    values = scrape(f"http://{settings.host}:{settings.beam_job_port}/metrics")
     return values.get("sems_beam_readings_written_total", 0.0), values.get("sems_beam_batch_duration_seconds_sum", 0.0)
 
 
