@@ -150,7 +150,7 @@ class PublishDlqFn(beam.DoFn):  # type: ignore[misc]
             ("source_topic", record.topic.encode()),
             ("source_partition", str(record.partition).encode()),
             ("source_offset", str(record.offset).encode()),
-            *((k, v) for k, v in record.headers if k in ("trace_id", "received_at_ms")),
+            *((k, v) for k, v in record.headers if k in ("trace_id", "trace_readings", "received_at_ms")),
         ]
         self.pending.append(
             self.producer.send(

@@ -4,7 +4,10 @@ Record: key = facility_id (utf-8); value = JSON, version 2 (the bridge writes it
 `{"v": 2, "facility_id": ..., "meter_id": [...], "ts_ms": [...], "kw": [...], "kwh": [...], "seq": [...]}`,
 or version 1 (still read: records written before the upgrade) as objects
 `{"v": 1, "facility_id": ..., "readings": [{"meter_id", "ts_ms", "kw", "kwh"?, "seq"?}, ...]}`;
-headers `trace_id` and `received_at_ms`. The bridge validated the readings already; a record
+headers `trace_id` (one per MQTT message the record merged), `trace_readings` (when there are several:
+readings per message, comma-separated, same order) and `received_at_ms`. Each reading is traced to
+its own message; a record whose counts are missing or do not add up (written before the header
+existed) is traced to its first message. The bridge validated the readings already; a record
 that still does not parse is returned as a `DlqEntry` with the reason, never raised.
 
 Version 2 is decoded by msgspec straight into typed columns (types checked in C, ~0.1 us per
@@ -66,6 +69,12 @@ class ReadingBatch:
     facility_id: str
     readings: ReadingColumns
     trace_id: str = "-"
+    # When the record merged several MQTT messages: (trace id, readings it brought), in reading order.
+    trace_spans: tuple[tuple[str, int], ...] = ()
+
+    def traces(self) -> tuple[tuple[str, int], ...]:
+        """(trace id, readings) spans covering every reading of the batch, in order."""
+        return self.trace_spans or ((self.trace_id, len(self.readings)),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +118,7 @@ def _batch(body: Any, record: KafkaRecord) -> ReadingBatch:
     if not isinstance(items, list) or not items:
         raise RecordError("readings missing or empty")
     readings = ReadingColumns.of(facility_id, (_reading(facility_id, item, index) for index, item in enumerate(items)))
-    return ReadingBatch(facility_id, readings, record.header("trace_id") or "-")
+    return _traced(facility_id, readings, record)
 
 
 def _columns_v2(record: KafkaRecord) -> ReadingBatch | None:
@@ -127,7 +136,26 @@ def _columns_v2(record: KafkaRecord) -> ReadingBatch | None:
         and math.isfinite(sum(columns.kw))
         and math.isfinite(sum(v for v in columns.kwh if v is not None))
     )
-    return ReadingBatch(body.facility_id, columns, record.header("trace_id") or "-") if valid else None
+    return _traced(body.facility_id, columns, record) if valid else None
+
+
+def _traced(facility_id: str, readings: ReadingColumns, record: KafkaRecord) -> ReadingBatch:
+    """The batch with each reading's trace id: the one of the MQTT message it came in."""
+    trace_ids = [raw.decode("utf-8", "replace") for key, raw in record.headers if key == "trace_id" and raw]
+    first = trace_ids[0] if trace_ids else "-"
+    if len(trace_ids) < 2:
+        return ReadingBatch(facility_id, readings, first)
+    counts = _counts(record.header("trace_readings"))
+    if len(counts) != len(trace_ids) or sum(counts) != len(readings) or min(counts) < 0:
+        return ReadingBatch(facility_id, readings, first)  # no usable counts: the record's first message
+    return ReadingBatch(facility_id, readings, first, tuple(zip(trace_ids, counts, strict=True)))
+
+
+def _counts(header: str | None) -> list[int]:
+    try:
+        return [int(part) for part in header.split(",")] if header else []
+    except ValueError:
+        return []
 
 
 def record_rows(value: bytes) -> list[dict[str, Any]]:

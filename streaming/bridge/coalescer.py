@@ -19,6 +19,7 @@ class FacilityBatch:
 
     readings: ReadingColumns
     tickets: list[Ticket] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)  # readings per ticket, in the same order
 
     @property
     def facility_id(self) -> str:
@@ -48,6 +49,7 @@ class Coalescer:
             batch = self._batches[facility_id] = FacilityBatch(ReadingColumns(facility_id))
         batch.readings.extend(readings)
         batch.tickets.append(ticket)
+        batch.counts.append(len(readings))
         if len(batch.readings) >= self.max_readings:
             return self._batches.pop(facility_id)
         return None

@@ -3,8 +3,10 @@
 Readings record: key = facility id, value = the readings as columns (row i of every list is one reading)
 `{"v": 2, "facility_id": ..., "meter_id": [...], "ts_ms": [...], "kw": [...], "kwh": [...], "seq": [...]}`
 (`kwh` and `seq` entries may be null; version 1, `{"v": 1, "facility_id", "readings": [{...}, ...]}`, is
-still read by the job), headers `trace_id` (once per MQTT message merged into the record, in receive order) and
-`received_at_ms` (decimal digits; when the first of those messages arrived).
+still read by the job), headers `trace_id` (once per MQTT message merged into the record, in receive order),
+`trace_readings` (only when several messages were merged: how many readings each brought, comma-separated
+decimals in the same order, so reading i is traced to its own message) and `received_at_ms` (decimal
+digits; when the first of those messages arrived).
 DLQ record: key = facility id when known, value =
 `{"reason", "topic", "payload_b64", "payload_bytes", "payload_truncated", "received_at_ms"}`, header
 `trace_id`. The payload is kept up to `DLQ_PAYLOAD_MAX_BYTES` (an oversize payload would make the
@@ -39,8 +41,13 @@ class KafkaRecord:
 
 
 def readings_record(
-    topic: str, readings: ReadingColumns, trace_ids: Sequence[str], received_at_ms: int
+    topic: str,
+    readings: ReadingColumns,
+    trace_ids: Sequence[str],
+    received_at_ms: int,
+    trace_readings: Sequence[int] = (),
 ) -> KafkaRecord:
+    """The record of `readings`, merged from the messages `trace_ids` that brought `trace_readings` each."""
     value = {
         "v": RECORD_VERSION,
         "facility_id": readings.facility_id,
@@ -50,7 +57,10 @@ def readings_record(
         "kwh": readings.kwh,
         "seq": readings.seq,
     }
-    headers = [("trace_id", t.encode()) for t in trace_ids] + [("received_at_ms", str(received_at_ms).encode())]
+    headers: Headers = [("trace_id", t.encode()) for t in trace_ids]
+    if len(trace_ids) > 1:
+        headers.append(("trace_readings", ",".join(map(str, trace_readings)).encode()))
+    headers.append(("received_at_ms", str(received_at_ms).encode()))
     # The readings were validated finite, so msgspec's JSON (no NaN) is exact; it encodes ~10x faster than json.
     return KafkaRecord(topic, readings.facility_id.encode(), msgspec.json.encode(value), headers)
 
@@ -65,7 +75,7 @@ def too_large_record(dlq_topic: str, record: KafkaRecord, reason: str) -> KafkaR
     """A record Kafka refuses for its size, as a DLQ entry (its start kept), so it is neither lost nor stuck."""
     received = [v for k, v in record.headers if k == "received_at_ms"]
     received_at_ms = int(received[0]) if received else 0
-    headers = [(k, v) for k, v in record.headers if k == "trace_id"]
+    headers = [(k, v) for k, v in record.headers if k in ("trace_id", "trace_readings")]
     value = _dlq_value(f"record_too_large: {reason}"[:500], record.topic, record.value, received_at_ms)
     return KafkaRecord(dlq_topic, record.key, value, headers)
 

@@ -214,7 +214,7 @@ class Bridge:
             return
         self.ledger.expect(ticket)
         if parsed.batch:  # a gateway batch is one record of its own
-            self._send(FacilityBatch(parsed.readings, [ticket]))
+            self._send(FacilityBatch(parsed.readings, [ticket], [len(parsed.readings)]))
         elif full := self.coalescer.add(ticket, parsed.readings):
             self._send(full)
 
@@ -234,6 +234,6 @@ class Bridge:
 
     def _send(self, batch: FacilityBatch) -> None:
         record = readings_record(
-            self.settings.kafka_readings_topic, batch.readings, batch.trace_ids, batch.received_at_ms
+            self.settings.kafka_readings_topic, batch.readings, batch.trace_ids, batch.received_at_ms, batch.counts
         )
         self.sink.send(record, batch.tickets, readings=len(batch.readings))

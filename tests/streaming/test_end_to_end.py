@@ -51,3 +51,19 @@ def test_a_malformed_reading_does_not_stop_the_next_good_one(
         timeout_s=90, what="the good reading after two bad ones",
     )
     assert rows == [{"kw": 3.5, "seq": 2}]
+
+
+def test_readings_merged_into_one_record_keep_the_trace_id_of_their_own_message(
+    settings: Settings, device: Callable[..., None], facility_id: str
+) -> None:
+    # Single readings of one facility arriving together are merged into one Kafka record by the bridge;
+    # each row must still name the message it came in (not the record's first one).
+    meter_id = f"e2e-{uuid.uuid4().hex[:12]}"
+    traces = {seq: uuid.uuid4().hex for seq in range(1, 6)}
+    for seq, trace_id in traces.items():
+        payload = json.dumps({"ts": int(time.time() * 1000) + seq, "kw": 1.0, "seq": seq}).encode()
+        device(readings_topic(settings, facility_id, meter_id), payload, trace_id=trace_id)
+    sql = f"SELECT seq, trace_id FROM readings WHERE meter_id = '{meter_id}' ORDER BY seq"
+    rows = wait_until(lambda: r if len(r := query(settings, sql)) == len(traces) else None,
+                      timeout_s=90, what="the five readings in QuestDB")
+    assert {row["seq"]: row["trace_id"] for row in rows} == traces

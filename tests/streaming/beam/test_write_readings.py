@@ -55,6 +55,14 @@ def test_the_frame_has_one_row_per_reading_with_its_batch_facility_and_trace() -
     assert all(str(frame[c].dtype) == "category" for c in ("facility_id", "meter_id", "trace_id"))
 
 
+def test_a_record_merged_from_several_messages_traces_each_reading_to_its_message() -> None:
+    merged = batch("fac-1", "t-a", [("m-1", 1_000, 1.0, None, 1), ("m-2", 1_001, 2.0, None, 1),
+                                    ("m-3", 1_002, 3.0, None, 1)])
+    merged = ReadingBatch("fac-1", merged.readings, "t-a", (("t-a", 1), ("t-b", 2)))
+    frame = readings_frame([batch("fac-0", "t-0", [("m-9", 999, 9.0, None, 1)]), merged], NOW)
+    assert frame["trace_id"].astype(str).tolist() == ["t-0", "t-a", "t-b", "t-b"]
+
+
 def test_an_empty_bundle_makes_an_empty_frame() -> None:
     assert readings_frame([], NOW).empty
 

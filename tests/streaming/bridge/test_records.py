@@ -19,7 +19,7 @@ def columns(facility_id: str, readings: list[Reading]) -> ReadingColumns:
 
 
 def test_readings_record_has_the_documented_key_value_and_headers() -> None:
-    record = readings_record("sensor-readings", columns("fac-001", READINGS), ["a1", "b2"], 1764380000123)
+    record = readings_record("sensor-readings", columns("fac-001", READINGS), ["a1", "b2"], 1764380000123, [1, 1])
     assert (record.topic, record.key) == ("sensor-readings", b"fac-001")
     assert json.loads(record.value) == {
         "v": 2,
@@ -30,7 +30,14 @@ def test_readings_record_has_the_documented_key_value_and_headers() -> None:
         "kwh": [1234.5, None],
         "seq": [17, None],
     }
-    assert record.headers == [("trace_id", b"a1"), ("trace_id", b"b2"), ("received_at_ms", b"1764380000123")]
+    assert record.headers == [
+        ("trace_id", b"a1"), ("trace_id", b"b2"), ("trace_readings", b"1,1"), ("received_at_ms", b"1764380000123")
+    ]
+
+
+def test_a_record_of_one_message_needs_no_reading_counts() -> None:
+    record = readings_record("sensor-readings", columns("fac-001", READINGS), ["a1"], 5, [2])
+    assert record.headers == [("trace_id", b"a1"), ("received_at_ms", b"5")]
 
 
 def test_dlq_record_keeps_reason_topic_and_original_bytes() -> None:
@@ -60,10 +67,11 @@ def test_dlq_record_of_an_oversize_payload_keeps_its_start_and_size() -> None:
 
 
 def test_a_record_too_large_for_kafka_becomes_a_dlq_entry_with_its_trace() -> None:
-    big = KafkaRecord("sensor-readings", b"fac-001", b"y" * 2_000_000, [("trace_id", b"t1"), ("received_at_ms", b"7")])
+    traces = [("trace_id", b"t1"), ("trace_id", b"t2"), ("trace_readings", b"1,4")]
+    big = KafkaRecord("sensor-readings", b"fac-001", b"y" * 2_000_000, [*traces, ("received_at_ms", b"7")])
     entry = too_large_record("sensor-readings.dlq", big, "2000000 bytes")
     value = json.loads(entry.value)
-    assert entry.topic == "sensor-readings.dlq" and entry.headers == [("trace_id", b"t1")]
+    assert entry.topic == "sensor-readings.dlq" and entry.headers == traces
     assert value["reason"] == "record_too_large: 2000000 bytes" and value["received_at_ms"] == 7
     assert value["topic"] == "sensor-readings" and value["payload_bytes"] == 2_000_000
 
@@ -76,7 +84,7 @@ def test_coalescer_merges_per_facility_and_hands_over_a_full_batch_at_once() -> 
     full = coalescer.add(tickets[2], columns("fac-001", READINGS))
     assert full is not None and full.facility_id == "fac-001" and len(full.readings) == 3
     assert [r.meter_id for r in full.readings] == ["fac-001-m01", "fac-001-m01", "m2"]
-    assert (full.trace_ids, full.received_at_ms) == (["t0", "t2"], 98)
+    assert (full.trace_ids, full.counts, full.received_at_ms) == (["t0", "t2"], [1, 2], 98)
     coalescer.add(tickets[3], columns("fac-002", READINGS[:1]))
     [rest] = coalescer.drain()
     assert (rest.facility_id, rest.trace_ids) == ("fac-002", ["t1", "t3"])
