@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 import httpx
 import psutil
-from prometheus_client.parser import text_string_to_metric_families
 
 from sems.settings import Settings
 from sems.stack import process
@@ -155,8 +154,26 @@ def wait_committed(settings: Settings, targets: dict[int, int], timeout_s: float
 
 def scrape(url: str) -> dict[str, float]:
     """A Prometheus endpoint's samples by name (labels ignored: the bench reads unlabelled totals)."""
-    text = httpx.get(url, timeout=5).text
-    return {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+    return samples(httpx.get(url, timeout=5).text)
+
+
+def samples(text: str) -> dict[str, float]:
+    """The numeric samples of a Prometheus text exposition, by name (the last one of a name wins).
+
+    Line by line, not with `prometheus_client`'s parser: QuestDB exposes some gauges as `null`
+    until they have a value, and that parser raises on the whole page for one such line.
+    """
+    values = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, rest = line.partition("{") if "{" in line.split(" ", 1)[0] else line.partition(" ")
+        value = rest.rsplit("}", 1)[-1].split()
+        try:
+            values[name.strip()] = float(value[0])
+        except (IndexError, ValueError):
+            continue  # `null`, NaN spelled otherwise: not a figure the bench can use
+    return values
 
 
 QUESTDB_WRITES = ("questdb_wal_apply_written_rows_total", "questdb_wal_apply_physically_written_rows_total",
