@@ -76,14 +76,14 @@ def current_load() -> dict[str, dict[str, object]]:
 
     The Beam job upserts the running minute as readings arrive, so a total's start says little about how
     fresh it is: ages count from `until`, when SEMS last received a reading of the facility (its
-    `ingested_at`, the server's clock), at most the total's end. Not the readings' own timestamps: a
+    lineage's `ingested_at`, the server's clock), at most the total's end. Not the readings' own timestamps: a
     meter whose clock runs ahead would make old data look fresh forever. Minutes ahead of now are
     ignored for the same reason.
     """
     rows = _qdb("SELECT facility_id, ts, kw_avg FROM facility_load_1m WHERE ts <= now() "
                 "LATEST ON ts PARTITION BY facility_id")
     received = {str(r["facility_id"]): datetime.fromisoformat(str(r["received"]))
-                for r in _qdb("SELECT facility_id, max(ingested_at) received FROM readings "
+                for r in _qdb("SELECT facility_id, max(ingested_at) received FROM reading_lineage "
                               "WHERE ts > dateadd('h', -1, now()) GROUP BY facility_id")}
     loads = {}
     for r in rows:

@@ -49,7 +49,7 @@ def load_day(settings: Settings, day: date, meters: int, interval_s: int = 15,
         frame = pl.DataFrame({"ts": ts}).join(ids, how="cross").with_columns(
             facility_id=pl.lit(FACILITY, dtype=pl.Categorical), kw=pl.lit(12.5),
             kwh=(pl.col("ts").dt.epoch("s") - int(start.timestamp())).cast(pl.Float64) * (12.5 / 3600),
-            seq=pl.lit(0, dtype=pl.Int64), ingested_at=pl.col("ts"), trace_id=pl.lit("bench"),
+            seq=pl.lit(0, dtype=pl.Int64),
         )
         written += write_frame(settings, "readings", frame)
         progress(f"loaded {written:,} rows up to {last:%H:%M:%S}")

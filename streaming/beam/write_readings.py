@@ -11,6 +11,9 @@ all of them; a failed chunk fails the bundle and the run is retried (DEDUP UPSER
 Each chunk goes out sorted by time, its newest `HELD_ROWS` kept back to be sorted in with the
 next one, so that consecutive commits do not overlap in time (QuestDB rewrites what an
 out-of-order commit overlaps).
+Lineage goes to `reading_lineage`, one row per MQTT message (trace id, oldest and newest reading,
+first meter, count), written once the bundle's readings are all acknowledged, stamped with that
+time (`ingested_at`): per reading, the trace id and the stamp cost ~20 % of the drain rate.
 """
 
 from __future__ import annotations
@@ -38,14 +41,15 @@ from streaming.beam.records import ReadingBatch
 from streaming.beam.step_time import NAMESPACE
 
 TABLE = "readings"
+LINEAGE_TABLE = "reading_lineage"
 HELD_ROWS = WRITE_CHUNK_ROWS // 10  # ~0.1 s of readings at 100,000/s
 
 
-def readings_frame(batches: Sequence[ReadingBatch], ingested_at: datetime) -> pd.DataFrame:
-    """The `readings` rows of `batches` (one row per reading, trace id of its MQTT message), built column-wise.
+def readings_frame(batches: Sequence[ReadingBatch]) -> pd.DataFrame:
+    """The `readings` rows of `batches` (one row per reading, in batch order), built column-wise.
 
-    The string columns are categoricals: facility is one value per batch and trace id one per
-    message (codes repeated per reading) and meter ids repeat across batches, so each distinct string is
+    The string columns are categoricals: facility is one value per batch (codes repeated per
+    reading) and meter ids repeat across batches, so each distinct string is
     converted once. Built from 1 M Python strings instead, the frame took ~1 s of a run's
     ~10 s; the QuestDB client also serializes categoricals without holding the GIL.
     """
@@ -69,8 +73,33 @@ def readings_frame(batches: Sequence[ReadingBatch], ingested_at: datetime) -> pd
         "kw": np.array(kw, dtype="float64"),
         "kwh": np.array(kwh, dtype="float64"),  # None -> NaN, which QuestDB stores as null
         "seq": pd.array(seq, dtype="Int64"),
-        "trace_id": _per_span([span for batch in batches for span in batch.traces()]),
-        "ingested_at": pd.Timestamp(ingested_at),
+    })
+
+
+def lineage_frame(batches: Sequence[ReadingBatch], readings: pd.DataFrame) -> pd.DataFrame:
+    """One `reading_lineage` row per MQTT message of `batches`; `readings` is their `readings_frame`, unsorted."""
+    facility_ids: list[str] = []
+    trace_ids: list[str] = []
+    counts: list[int] = []
+    for batch in batches:
+        for trace_id, count in batch.traces():
+            if count:
+                facility_ids.append(batch.facility_id)
+                trace_ids.append(trace_id)
+                counts.append(count)
+    sizes = np.array(counts, dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64) if counts else sizes
+    ts_ms = readings["ts"].to_numpy(dtype="datetime64[ms]").astype("int64")
+    first = np.minimum.reduceat(ts_ms, starts) if counts else ts_ms[:0]
+    last = np.maximum.reduceat(ts_ms, starts) if counts else ts_ms[:0]
+    meters = readings["meter_id"].array
+    return pd.DataFrame({
+        "ts": pd.to_datetime(first, unit="ms", utc=True),
+        "facility_id": _categorical(facility_ids),
+        "trace_id": _categorical(trace_ids),
+        "meter_id": pd.Categorical.from_codes(meters.codes[starts], dtype=meters.dtype),
+        "last_ts": pd.to_datetime(last, unit="ms", utc=True),
+        "readings": sizes,
     })
 
 
@@ -78,13 +107,6 @@ def _per_batch(values: list[str], per_batch: np.ndarray) -> pd.Categorical:
     """A categorical column of one value per batch, repeated for each of the batch's readings."""
     batch_values = _categorical(values)
     return pd.Categorical.from_codes(batch_values.codes[per_batch], dtype=batch_values.dtype)
-
-
-def _per_span(spans: list[tuple[str, int]]) -> pd.Categorical:
-    """A categorical column of one value per (value, rows) span, repeated for the span's rows."""
-    span_values = _categorical([value for value, _ in spans])
-    codes = np.repeat(span_values.codes, np.array([rows for _, rows in spans], dtype=np.int64))
-    return pd.Categorical.from_codes(codes, dtype=span_values.dtype)
 
 
 def _categorical(values: list[str]) -> pd.Categorical:
@@ -138,6 +160,7 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
         self.pending: list[Future[_Chunk]] = []
         self.touched: set[tuple[str, int]] = set()
         self.held: pd.DataFrame | None = None  # the newest rows, sorted, not yet sent
+        self.lineage: list[pd.DataFrame] = []  # written once every chunk is acknowledged
 
     def setup(self) -> None:
         workers = max(1, self.settings.beam_write_connections)
@@ -159,6 +182,7 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
         while self.pending:
             self._settle(self.pending.pop(0))
         self.waited_ms.inc(round((time.perf_counter() - started) * 1000))
+        self._write_lineage()
         touched = sorted(self.touched)
         self._reset()
         for facility_id, minute_ms in touched:
@@ -171,7 +195,8 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
     def _submit(self, *, final: bool = False) -> None:
         batches, self.buffer, self.buffered = self.buffer, [], 0
         # The frame is built here: that is Python work, which would only contend for the GIL in a writer.
-        frame = readings_frame(batches, datetime.now(UTC))
+        frame = readings_frame(batches)
+        self.lineage.append(lineage_frame(batches, frame))
         if self.held is not None:
             frame = concat_frames([self.held, frame])
         frame = frame.sort_values("ts", kind="stable", ignore_index=True)
@@ -185,7 +210,6 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
         assert self.pool is not None
         if frame.empty:
             return
-        frame = frame.assign(ingested_at=pd.Timestamp(datetime.now(UTC)))  # held rows are written now, not when read
         self.touched |= touched_minutes(frame)
         while len(self.pending) >= max(1, self.settings.beam_write_connections):  # bounded: wait for the oldest
             self._settle(self.pending.pop(0))
@@ -195,6 +219,16 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
         started = time.perf_counter()
         refusal = attempt_write(self.settings, TABLE, frame)
         return _Chunk(frame, refusal, round((time.perf_counter() - started) * 1000))
+
+    def _write_lineage(self) -> None:
+        """The bundle's messages, stamped now: QuestDB has acknowledged every reading they brought."""
+        frames = [frame for frame in self.lineage if not frame.empty]
+        if not frames:
+            return
+        lineage = concat_frames(frames).assign(ingested_at=pd.Timestamp(datetime.now(UTC)))
+        refusal = attempt_write(self.settings, LINEAGE_TABLE, lineage)
+        if refusal is not None:
+            dead_letter(self.settings, LINEAGE_TABLE, lineage, refusal)
 
     def _settle(self, future: Future[_Chunk]) -> None:
         """The chunk's outcome, in the bundle's thread: raises its failure, dead-letters a refusal, counts."""

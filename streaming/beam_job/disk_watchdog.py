@@ -1,7 +1,7 @@
 """QuestDB disk watchdog (C3): above `questdb_disk_alert_ratio` used, shorten raw retention and alert.
 
 Each check measures the filesystem holding QuestDB's data and compares it with the alert
-ratio. Above it the `readings` TTL is halved (never below `questdb_readings_min_ttl_days`,
+ratio. Above it the `readings` TTL (and its `reading_lineage`) is halved (never below `questdb_readings_min_ttl_days`,
 which stays longer than the daily archive needs, so only archived days go) and the alert
 gauge rises; once usage falls below `questdb_disk_clear_ratio` the configured TTL comes back.
 The state lives in QuestDB itself (the table's current TTL), so a restarted job carries on.
@@ -28,6 +28,7 @@ DISK_USED = Gauge("sems_questdb_disk_used_ratio", "Used share of the filesystem 
 DISK_ALERT = Gauge("sems_questdb_disk_alert", "1 while QuestDB's disk is above the alert ratio (raw TTL shortened)")
 READINGS_TTL = Gauge("sems_questdb_readings_ttl_days", "Current TTL of the raw readings table, in days")
 RAW_TABLE = "readings"
+LINEAGE_TABLE = "reading_lineage"  # one row per message of the raw readings: kept as long as they are
 
 
 def used_ratio_of(path: Path) -> float:
@@ -87,6 +88,8 @@ class DiskWatchdog:
 
     def _set(self, days: int) -> None:
         set_ttl(self.settings, days, self.table)
+        if self.table == RAW_TABLE:
+            set_ttl(self.settings, days, LINEAGE_TABLE)
         READINGS_TTL.set(days)
 
     def run(self, stop: threading.Event) -> None:

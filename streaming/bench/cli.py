@@ -81,7 +81,7 @@ def ingest(
     watch.stop()
     spool.done.set()
     job_busy_rate = busy_rate(work_before, work_drained if drain else job_work(settings))
-    p50, p99 = freshness_ms(settings, run, rows)
+    p50, p99 = freshness_ms(settings, run)
     questdb_cpu0, peer_cpu0, writes_before = watch.cpu_now("questdb"), time.process_time(), questdb_writes(settings)
     peer_readings, peer_s = run_peer(settings, offsets_before, end_offsets(settings))
     peer_writes = write_amplification(writes_before, questdb_writes(settings))

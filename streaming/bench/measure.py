@@ -14,7 +14,6 @@ from sems.stack import process
 from sems.stack.controller import run_dir
 from sems.stores import kafka, questdb
 
-FRESHNESS_SAMPLE_ROWS = 100_000
 WATCHED = ("bridge", "beam-job")  # peak RSS and CPU; QuestDB's CPU too (who makes it work how hard)
 COMMIT_POLL_S = 0.1
 PROBE_TIMEOUT_S = 60.0  # the reconciliation scans the run's readings while QuestDB is still applying them
@@ -49,18 +48,24 @@ def landed(settings: Settings, run: Run) -> tuple[int, int]:
     return int(row["n"] or 0), int(row["d"] or 0)
 
 
-def freshness_ms(settings: Settings, run: Run, rows: int) -> tuple[float, float]:
-    """p50 and p99 of (written to QuestDB - meter timestamp), over a sample of the run's readings."""
-    step = max(1, rows // FRESHNESS_SAMPLE_ROWS)
-    sample = questdb.query(
+def freshness_ms(settings: Settings, run: Run) -> tuple[float, float]:
+    """p50 and p99 of (written to QuestDB - meter timestamp) over the run's messages, from their lineage.
+
+    Per message, which is per reading: a gateway message's readings share one timestamp, a single
+    reading is a message. A message's `ingested_at` is when QuestDB had acknowledged the whole run
+    that carried it; its first meter carries the run's tag. Percentiles computed by QuestDB
+    (`approx_percentile`, 3 significant digits): a 5-minute single-mode run has 4.5 M messages.
+    """
+    lag = "datediff('T', ts, ingested_at)::double"
+    [row] = questdb.query(
         settings,
-        f"SELECT datediff('T', ts, ingested_at) lag FROM readings "
-        f"WHERE {run.where} AND seq % {step} = 0",
+        f"SELECT approx_percentile({lag}, 0.5, 3) p50, approx_percentile({lag}, 0.99, 3) p99 "
+        f"FROM reading_lineage WHERE {run.where}",
+        timeout_s=PROBE_TIMEOUT_S,
     )
-    lags = sorted(float(r["lag"]) for r in sample)
-    if not lags:
+    if row["p50"] is None:
         return float("nan"), float("nan")
-    return lags[len(lags) // 2], lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+    return float(row["p50"]), float(row["p99"])
 
 
 @dataclass

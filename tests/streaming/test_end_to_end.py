@@ -23,12 +23,19 @@ def test_a_reading_published_over_mqtt_lands_in_readings_and_the_facility_minute
 
     device(readings_topic(settings, facility_id, meter_id), payload, trace_id=trace_id)
 
-    sql = f"SELECT facility_id, kw, kwh, seq, trace_id FROM readings WHERE meter_id = '{meter_id}'"
+    sql = f"SELECT facility_id, kw, kwh, seq FROM readings WHERE meter_id = '{meter_id}'"
     rows = wait_until(
         lambda: query(settings, sql),
         timeout_s=90, what="the reading in QuestDB",
     )
-    assert rows == [{"facility_id": facility_id, "kw": 12.25, "kwh": 1000.5, "seq": 1, "trace_id": trace_id}]
+    assert rows == [{"facility_id": facility_id, "kw": 12.25, "kwh": 1000.5, "seq": 1}]
+    lineage = wait_until(
+        lambda: query(settings, f"SELECT facility_id, trace_id, readings, ts, last_ts FROM reading_lineage "
+                                f"WHERE meter_id = '{meter_id}'"),
+        timeout_s=30, what="the message's lineage",
+    )
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_ms // 1000)) + f".{ts_ms % 1000:03d}000Z"
+    assert lineage == [{"facility_id": facility_id, "trace_id": trace_id, "readings": 1, "ts": stamp, "last_ts": stamp}]
     minute = time.strftime("%Y-%m-%dT%H:%M:00.000000Z", time.gmtime(ts_ms // 1000))
     totals = wait_until(
         lambda: query(settings, f"SELECT meters FROM facility_load_1m WHERE facility_id = '{facility_id}' "
@@ -57,13 +64,16 @@ def test_readings_merged_into_one_record_keep_the_trace_id_of_their_own_message(
     settings: Settings, device: Callable[..., None], facility_id: str
 ) -> None:
     # Single readings of one facility arriving together are merged into one Kafka record by the bridge;
-    # each row must still name the message it came in (not the record's first one).
-    meter_id = f"e2e-{uuid.uuid4().hex[:12]}"
-    traces = {seq: uuid.uuid4().hex for seq in range(1, 6)}
-    for seq, trace_id in traces.items():
-        payload = json.dumps({"ts": int(time.time() * 1000) + seq, "kw": 1.0, "seq": seq}).encode()
+    # each message still has its own lineage row (not only the record's first one).
+    meter_ids = [f"e2e-{uuid.uuid4().hex[:12]}" for _ in range(5)]
+    traces = {meter_id: uuid.uuid4().hex for meter_id in meter_ids}
+    now_ms = int(time.time() * 1000)
+    for meter_id, trace_id in traces.items():
+        payload = json.dumps({"ts": now_ms, "kw": 1.0, "seq": 1}).encode()
         device(readings_topic(settings, facility_id, meter_id), payload, trace_id=trace_id)
-    sql = f"SELECT seq, trace_id FROM readings WHERE meter_id = '{meter_id}' ORDER BY seq"
+    names = ", ".join(f"'{m}'" for m in meter_ids)
+    sql = (f"SELECT meter_id, trace_id FROM reading_lineage "
+           f"WHERE facility_id = '{facility_id}' AND meter_id IN ({names})")
     rows = wait_until(lambda: r if len(r := query(settings, sql)) == len(traces) else None,
-                      timeout_s=90, what="the five readings in QuestDB")
-    assert {row["seq"]: row["trace_id"] for row in rows} == traces
+                      timeout_s=90, what="the five messages' lineage in QuestDB")
+    assert {row["meter_id"]: row["trace_id"] for row in rows} == traces

@@ -145,9 +145,11 @@ def test_a_meter_clock_running_ahead_does_not_make_old_data_look_fresh(settings:
     past, ahead, received = now - timedelta(minutes=10), now + timedelta(minutes=3), now - timedelta(minutes=9)
     minutes = pl.DataFrame({"ts": [past, ahead], "facility_id": [facility_id] * 2, "kw_avg": [10.0, 11.0]})
     questdb.write_frame(settings, "facility_load_1m", minutes)
-    skewed = pl.DataFrame({"ts": [ahead], "facility_id": [facility_id], "meter_id": ["m1"], "kw": [11.0],
-                           "ingested_at": [received]})
+    skewed = pl.DataFrame({"ts": [ahead], "facility_id": [facility_id], "meter_id": ["m1"], "kw": [11.0]})
     questdb.write_frame(settings, "readings", skewed)
+    message = pl.DataFrame({"ts": [ahead], "facility_id": [facility_id], "trace_id": ["t-skew"], "meter_id": ["m1"],
+                            "last_ts": [ahead], "readings": [1], "ingested_at": [received]})
+    questdb.write_frame(settings, "reading_lineage", message)
 
     def current() -> dict[str, object] | None:
         data.current_load.clear()

@@ -81,7 +81,6 @@ def readings_of_day(day: date, meters: list[str], facility: str = "fac-001", ste
         pl.DataFrame({"ts": ts}).with_columns(
             facility_id=pl.lit(facility), meter_id=pl.lit(meter), kw=pl.lit(10.0),
             kwh=pl.int_range(0, ts.len()).cast(pl.Float64) * (10.0 * step_s / 3600), seq=pl.int_range(0, ts.len()),
-            ingested_at=pl.col("ts"), trace_id=pl.lit("archive-test"),
         )
         for meter in meters
     ]

@@ -24,8 +24,6 @@ def _readings(facility_id: str, kws: list[float], start: dt.datetime) -> pl.Data
         "kw": kws,
         "kwh": [100.0 + i for i in range(count)],
         "seq": list(range(count)),
-        "ingested_at": [start] * count,
-        "trace_id": [uuid.uuid4().hex for _ in range(count)],
     })
 
 

@@ -1,4 +1,4 @@
-"""The raw readings sink: categorical frames equal to the readings, and chunks written in the background."""
+"""The raw readings sink: categorical frames, chunks written in the background, lineage per message."""
 
 from __future__ import annotations
 
@@ -20,9 +20,6 @@ from streaming.beam.records import ReadingBatch
 from streaming.beam.write_readings import WriteReadingsFn, readings_frame
 from tests.support import wait_until
 
-NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-
-
 Row = tuple[str, int, float, float | None, int | None]  # meter_id, ts_ms, kw, kwh, seq
 
 
@@ -37,34 +34,39 @@ def batch(facility_id: str, trace_id: str, rows: list[Row]) -> ReadingBatch:
     return ReadingBatch(facility_id, columns, trace_id)
 
 
-def test_the_frame_has_one_row_per_reading_with_its_batch_facility_and_trace() -> None:
+def test_the_frame_has_one_row_per_reading_with_its_batch_facility() -> None:
     batches = [
         batch("fac-1", "t-1", [("m-1", 1_000, 1.5, None, 7), ("m-2", 2_000, 2.5, 3.0, None)]),
         batch("fac-1", "t-2", []),  # an empty batch shifts nothing
         batch("fac-2", "t-3", [("m-1", 3_000, 4.0, 5.0, 9)]),
     ]
-    frame = readings_frame(batches, NOW)
+    frame = readings_frame(batches)
+    assert list(frame.columns) == ["ts", "facility_id", "meter_id", "kw", "kwh", "seq"]
     assert frame["facility_id"].astype(str).tolist() == ["fac-1", "fac-1", "fac-2"]
-    assert frame["trace_id"].astype(str).tolist() == ["t-1", "t-1", "t-3"]
     assert frame["meter_id"].astype(str).tolist() == ["m-1", "m-2", "m-1"]
     assert [ts.value // 1_000_000 for ts in frame["ts"]] == [1_000, 2_000, 3_000]
     assert frame["kw"].tolist() == [1.5, 2.5, 4.0]
     assert math.isnan(frame["kwh"][0]) and frame["kwh"].tolist()[1:] == [3.0, 5.0]
     assert frame["seq"].isna().tolist() == [False, True, False] and frame["seq"][2] == 9
-    assert (frame["ingested_at"] == NOW).all()
-    assert all(str(frame[c].dtype) == "category" for c in ("facility_id", "meter_id", "trace_id"))
+    assert all(str(frame[c].dtype) == "category" for c in ("facility_id", "meter_id"))
 
 
-def test_a_record_merged_from_several_messages_traces_each_reading_to_its_message() -> None:
-    merged = batch("fac-1", "t-a", [("m-1", 1_000, 1.0, None, 1), ("m-2", 1_001, 2.0, None, 1),
+def test_lineage_has_one_row_per_message_with_its_oldest_and_newest_reading() -> None:
+    merged = batch("fac-1", "t-a", [("m-1", 1_000, 1.0, None, 1), ("m-2", 1_005, 2.0, None, 1),
                                     ("m-3", 1_002, 3.0, None, 1)])
-    merged = ReadingBatch("fac-1", merged.readings, "t-a", (("t-a", 1), ("t-b", 2)))
-    frame = readings_frame([batch("fac-0", "t-0", [("m-9", 999, 9.0, None, 1)]), merged], NOW)
-    assert frame["trace_id"].astype(str).tolist() == ["t-0", "t-a", "t-b", "t-b"]
+    merged = ReadingBatch("fac-1", merged.readings, "t-a", (("t-a", 1), ("t-b", 2)))  # two merged messages
+    batches = [batch("fac-0", "t-0", [("m-9", 999, 9.0, None, 1), ("m-8", 990, 8.0, None, 1)]),
+               batch("fac-0", "t-empty", []), merged]
+    lineage = write_readings.lineage_frame(batches, readings_frame(batches))
+    rows = [(r.facility_id, r.trace_id, r.meter_id, r.ts.value // 1_000_000, r.last_ts.value // 1_000_000, r.readings)
+            for r in lineage.itertuples()]
+    assert rows == [("fac-0", "t-0", "m-9", 990, 999, 2), ("fac-1", "t-a", "m-1", 1_000, 1_000, 1),
+                    ("fac-1", "t-b", "m-2", 1_002, 1_005, 2)]
 
 
-def test_an_empty_bundle_makes_an_empty_frame() -> None:
-    assert readings_frame([], NOW).empty
+def test_an_empty_bundle_makes_empty_frames() -> None:
+    assert readings_frame([]).empty
+    assert write_readings.lineage_frame([], readings_frame([])).empty
 
 
 @pytest.fixture
@@ -93,6 +95,15 @@ def test_a_bundle_larger_than_a_chunk_lands_whole_and_emits_each_touched_minute_
                 pipeline.result.metrics().query(MetricsFilter().with_namespace("sems.beam"))["counters"]}
     assert counters["readings_written"] == 2_500
     wait_until(lambda: _meter_rows(settings, facility) == 2_500, timeout_s=30, what="all chunks in QuestDB")
+    lineage = wait_until(lambda: r if len(r := _lineage(settings, facility)) == 25 else None,
+                         timeout_s=30, what="one lineage row per batch")
+    assert [(r["trace_id"], r["readings"]) for r in lineage] == [(f"t-{b}", 100) for b in range(25)]
+    assert all(r["ingested_at"] is not None for r in lineage)
+
+
+def _lineage(settings: Settings, facility_id: str) -> list[dict]:
+    return questdb.query(settings, f"SELECT trace_id, readings, ingested_at FROM reading_lineage "
+                                   f"WHERE facility_id = '{facility_id}' ORDER BY ts")
 
 
 def test_chunks_go_out_in_time_order_when_batches_arrive_a_little_out_of_order(
@@ -108,8 +119,9 @@ def test_chunks_go_out_in_time_order_when_batches_arrive_a_little_out_of_order(
     real_attempt = write_readings.attempt_write
 
     def record_order(settings: Settings, table: str, frame: pd.DataFrame, **_: object) -> str | None:
-        ts = frame["ts"].astype("int64")
-        sent.append((int(ts.min()), int(ts.max())))
+        if table == write_readings.TABLE:
+            ts = frame["ts"].astype("int64")
+            sent.append((int(ts.min()), int(ts.max())))
         return real_attempt(settings, table, frame)
 
     monkeypatch.setattr(write_readings, "attempt_write", record_order)
@@ -133,7 +145,7 @@ def test_a_chunk_questdb_refuses_is_dead_lettered_and_the_others_land(
     real_attempt = write_readings.attempt_write
 
     def refuse_first(settings: Settings, table: str, frame: pd.DataFrame, **_: object) -> str | None:
-        if 0 in frame["seq"].tolist():
+        if table == write_readings.TABLE and 0 in frame["seq"].tolist():
             refused.append(len(frame))
             return "write refused: simulated"
         return real_attempt(settings, table, frame)
@@ -158,7 +170,7 @@ def test_touched_minutes_are_the_facility_minutes_with_rows() -> None:
         batch("fac-1", "t-1", [("m-1", minute, 1.0, None, 1), ("m-2", minute + 59_999, 1.0, None, 1)]),
         batch("fac-2", "t-2", [("m-1", minute + 60_000, 1.0, None, 1)]),
         batch("fac-1", "t-3", [("m-1", minute - 1, 1.0, None, 2)]),
-    ], NOW)
+    ])
     assert write_readings.touched_minutes(frame) == {
         ("fac-1", minute), ("fac-2", minute + 60_000), ("fac-1", minute - 60_000),
     }
