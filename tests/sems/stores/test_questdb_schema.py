@@ -16,13 +16,14 @@ def test_every_table_is_wal_daily_deduplicated_on_ts_first() -> None:
 
 def test_the_tables_the_pipeline_needs_exist() -> None:
     assert set(tables(Settings())) == {
-        "readings", "meter_load_1m", "facility_load_1m", "facility_load_15m", "facility_load_1h"}
+        "readings", "reading_lineage", "meter_load_1m", "facility_load_1m", "facility_load_15m", "facility_load_1h"}
 
 
 def test_ttl_comes_from_settings_and_rollups_outlive_raw_readings() -> None:
     defined = tables(Settings(questdb_readings_ttl_days=30, questdb_rollups_ttl_days=400))
-    assert "TTL 30 DAYS" in defined["readings"].create_sql()
-    assert all("TTL 400 DAYS" in t.create_sql() for n, t in defined.items() if n != "readings")
+    raw = ("readings", "reading_lineage")  # a message's lineage is kept as long as its readings
+    assert all("TTL 30 DAYS" in defined[n].create_sql() for n in raw)
+    assert all("TTL 400 DAYS" in t.create_sql() for n, t in defined.items() if n not in raw)
 
 
 def test_symbols_are_the_symbol_columns() -> None:
@@ -32,5 +33,5 @@ def test_symbols_are_the_symbol_columns() -> None:
 
 
 def test_add_column_sql_is_idempotent_sql() -> None:
-    sql = tables(Settings())["readings"].add_column_sql("trace_id")
-    assert sql == "ALTER TABLE readings ADD COLUMN IF NOT EXISTS trace_id VARCHAR"
+    sql = tables(Settings())["reading_lineage"].add_column_sql("trace_id")
+    assert sql == "ALTER TABLE reading_lineage ADD COLUMN IF NOT EXISTS trace_id VARCHAR"
