@@ -71,13 +71,14 @@ def tables(settings: Settings) -> dict[str, TimeSeriesTable]:
             raw_ttl,
         ),
         TimeSeriesTable(
-            # One row per MQTT message whose readings the job wrote: ts / last_ts = its oldest / newest
-            # reading, meter_id = the meter of its first reading (the only one of a single reading),
-            # ingested_at = when QuestDB had acknowledged all of them. trace ids are unique per message:
-            # VARCHAR, since a SYMBOL would grow without bound.
+            # One row per Kafka record whose readings the job wrote: ts / last_ts = its oldest / newest
+            # reading, trace_id = its first MQTT message's, trace_ids / trace_readings = when it merged
+            # several messages, each one's trace id / readings count (comma-separated, reading order),
+            # meter_id = the meter of its first reading, ingested_at = when QuestDB had acknowledged all
+            # of them. trace ids are unique per message: VARCHAR, since a SYMBOL would grow without bound.
             "reading_lineage",
-            (FACILITY, ("trace_id", "VARCHAR"), METER, ("last_ts", "TIMESTAMP"), ("readings", "LONG"),
-             ("ingested_at", "TIMESTAMP")),
+            (FACILITY, ("trace_id", "VARCHAR"), ("trace_ids", "VARCHAR"), ("trace_readings", "VARCHAR"), METER,
+             ("last_ts", "TIMESTAMP"), ("readings", "LONG"), ("ingested_at", "TIMESTAMP")),
             ("facility_id", "trace_id"),
             raw_ttl,
         ),

@@ -64,16 +64,24 @@ def test_readings_merged_into_one_record_keep_the_trace_id_of_their_own_message(
     settings: Settings, device: Callable[..., None], facility_id: str
 ) -> None:
     # Single readings of one facility arriving together are merged into one Kafka record by the bridge;
-    # each message still has its own lineage row (not only the record's first one).
+    # the record's lineage row still names every message, with the readings each brought.
     meter_ids = [f"e2e-{uuid.uuid4().hex[:12]}" for _ in range(5)]
-    traces = {meter_id: uuid.uuid4().hex for meter_id in meter_ids}
+    traces = [uuid.uuid4().hex for _ in meter_ids]
     now_ms = int(time.time() * 1000)
-    for meter_id, trace_id in traces.items():
+    for meter_id, trace_id in zip(meter_ids, traces, strict=True):
         payload = json.dumps({"ts": now_ms, "kw": 1.0, "seq": 1}).encode()
         device(readings_topic(settings, facility_id, meter_id), payload, trace_id=trace_id)
-    names = ", ".join(f"'{m}'" for m in meter_ids)
-    sql = (f"SELECT meter_id, trace_id FROM reading_lineage "
-           f"WHERE facility_id = '{facility_id}' AND meter_id IN ({names})")
-    rows = wait_until(lambda: r if len(r := query(settings, sql)) == len(traces) else None,
-                      timeout_s=90, what="the five messages' lineage in QuestDB")
-    assert {row["meter_id"]: row["trace_id"] for row in rows} == traces
+    sql = (f"SELECT trace_id, trace_ids, trace_readings, readings FROM reading_lineage "
+           f"WHERE facility_id = '{facility_id}' AND ts >= {now_ms * 1000}")
+
+    def messages() -> dict[str, int] | None:
+        found: dict[str, int] = {}
+        for row in query(settings, sql):
+            ids = row["trace_ids"].split(",") if row["trace_ids"] else [row["trace_id"]]
+            counts = [int(n) for n in row["trace_readings"].split(",")] if row["trace_readings"] else [row["readings"]]
+            assert ids[0] == row["trace_id"] and sum(counts) == row["readings"], row
+            found.update(zip(ids, counts, strict=True))
+        return found if set(traces) <= set(found) else None
+
+    assert {trace: count for trace, count in wait_until(messages, timeout_s=90, what="the five messages' lineage")
+            .items() if trace in traces} == dict.fromkeys(traces, 1)

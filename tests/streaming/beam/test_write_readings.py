@@ -51,17 +51,17 @@ def test_the_frame_has_one_row_per_reading_with_its_batch_facility() -> None:
     assert all(str(frame[c].dtype) == "category" for c in ("facility_id", "meter_id"))
 
 
-def test_lineage_has_one_row_per_message_with_its_oldest_and_newest_reading() -> None:
+def test_lineage_has_one_row_per_record_with_its_messages_and_oldest_and_newest_reading() -> None:
     merged = batch("fac-1", "t-a", [("m-1", 1_000, 1.0, None, 1), ("m-2", 1_005, 2.0, None, 1),
                                     ("m-3", 1_002, 3.0, None, 1)])
     merged = ReadingBatch("fac-1", merged.readings, "t-a", (("t-a", 1), ("t-b", 2)))  # two merged messages
     batches = [batch("fac-0", "t-0", [("m-9", 999, 9.0, None, 1), ("m-8", 990, 8.0, None, 1)]),
                batch("fac-0", "t-empty", []), merged]
     lineage = write_readings.lineage_frame(batches, readings_frame(batches))
-    rows = [(r.facility_id, r.trace_id, r.meter_id, r.ts.value // 1_000_000, r.last_ts.value // 1_000_000, r.readings)
-            for r in lineage.itertuples()]
-    assert rows == [("fac-0", "t-0", "m-9", 990, 999, 2), ("fac-1", "t-a", "m-1", 1_000, 1_000, 1),
-                    ("fac-1", "t-b", "m-2", 1_002, 1_005, 2)]
+    rows = [(r.facility_id, r.trace_id, r.trace_ids, r.trace_readings, r.meter_id, r.ts.value // 1_000_000,
+             r.last_ts.value // 1_000_000, r.readings) for r in lineage.fillna("").itertuples()]
+    assert rows == [("fac-0", "t-0", "", "", "m-9", 990, 999, 2),
+                    ("fac-1", "t-a", "t-a,t-b", "1,2", "m-1", 1_000, 1_005, 3)]
 
 
 def test_an_empty_bundle_makes_empty_frames() -> None:
