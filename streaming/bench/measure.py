@@ -49,12 +49,13 @@ def landed(settings: Settings, run: Run) -> tuple[int, int]:
 
 
 def freshness_ms(settings: Settings, run: Run) -> tuple[float, float]:
-    """p50 and p99 of (written to QuestDB - meter timestamp) over the run's messages, from their lineage.
+    """p50 and p99 of (written to QuestDB - meter timestamp) over the run's Kafka records, from their lineage.
 
-    Per message, which is per reading: a gateway message's readings share one timestamp, a single
-    reading is a message. A message's `ingested_at` is when QuestDB had acknowledged the whole run
-    that carried it; its first meter carries the run's tag. Percentiles computed by QuestDB
-    (`approx_percentile`, 3 significant digits): a 5-minute single-mode run has 4.5 M messages.
+    Per record, from its oldest reading: a gateway record's readings share one timestamp; single
+    readings merged into one record arrived within the bridge's few-millisecond merge window, so
+    the newer ones count a few milliseconds too many. `ingested_at` is when QuestDB had
+    acknowledged the whole run that carried the record; its first meter carries the run's tag.
+    Percentiles computed by QuestDB (`approx_percentile`, 3 significant digits).
     """
     lag = "datediff('T', ts, ingested_at)::double"
     [row] = questdb.query(
