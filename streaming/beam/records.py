@@ -72,10 +72,6 @@ class ReadingBatch:
     # When the record merged several MQTT messages: (trace id, readings it brought), in reading order.
     trace_spans: tuple[tuple[str, int], ...] = ()
 
-    def traces(self) -> tuple[tuple[str, int], ...]:
-        """(trace id, readings) spans covering every reading of the batch, in order."""
-        return self.trace_spans or ((self.trace_id, len(self.readings)),)
-
 
 @dataclass(frozen=True, slots=True)
 class DlqEntry:

@@ -19,7 +19,8 @@ def record(n: int, *headers: tuple[str, bytes]) -> KafkaRecord:
 
 def reading_traces(parsed: object) -> list[str]:
     assert isinstance(parsed, ReadingBatch)
-    return [trace for trace, count in parsed.traces() for _ in range(count)]
+    spans = parsed.trace_spans or ((parsed.trace_id, len(parsed.readings)),)
+    return [trace for trace, count in spans for _ in range(count)]
 
 
 def test_a_merged_record_traces_each_reading_to_its_own_message() -> None:
