@@ -221,7 +221,7 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
         return _Chunk(frame, refusal, round((time.perf_counter() - started) * 1000))
 
     def _write_lineage(self) -> None:
-        """The bundle's messages, stamped now: QuestDB has acknowledged every reading they brought."""
+        """The bundle's records, stamped now: QuestDB has acknowledged (or refused: DLQ) every reading they brought."""
         frames = [frame for frame in self.lineage if not frame.empty]
         if not frames:
             return
