@@ -83,8 +83,7 @@ def start(
             env=dict(env),
             cwd=cwd,
             start_new_session=True,
-            # In the child before exec, so nothing it runs ever had the default priority.
-            preexec_fn=(lambda: os.nice(nice)) if nice else None,  # noqa: PLW1509 - os.nice only
+            preexec_fn=lambda: _in_child(nice),  # noqa: PLW1509 - os.nice and signal dispositions only
         )
     record = ProcessRecord(pid=proc.pid, started_at=time.time(), command=list(command))
     record_path(run_dir, name).write_text(
@@ -92,6 +91,23 @@ def start(
         encoding="utf-8",
     )
     return record
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _in_child(nice: int) -> None:
+    """In the child before exec: its priority, and the signals it is stopped with at their defaults.
+
+    An ignored signal stays ignored across exec, and a JVM then installs no handler for it: a
+    Kafka or QuestDB started by a process that ignored SIGTERM (a CI job's shell, a test runner)
+    shrugged off `stop` until the SIGKILL 30 s later. Lowered priority: nothing it runs ever had
+    the default one.
+    """
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
+    if nice:
+        os.nice(nice)
 
 
 def stop(run_dir: Path, name: str, *, timeout_s: float, sig: int = signal.SIGTERM) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -69,3 +70,19 @@ def test_a_batch_service_and_what_it_starts_run_at_lower_priority(tmp_path: Path
         assert os.getpriority(os.PRIO_PROCESS, child_pid) == min(ours + 10, 19)
     finally:
         process.stop(tmp_path / "run", "svc", timeout_s=5)
+
+
+def test_a_service_started_by_a_process_that_ignores_sigterm_still_stops_on_it(tmp_path: Path) -> None:
+    # Ignored signals survive exec: a JVM started that way never stopped on SIGTERM (CI teardowns hit the SIGKILL).
+    before = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        record = _start(tmp_path, "print('up', flush=True); import time; time.sleep(600)")
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    wait_until(lambda: "up" in (tmp_path / "svc.log").read_text(), what="process up")
+    ignored = int(next(line for line in Path(f"/proc/{record.pid}/status").read_text().splitlines()
+                       if line.startswith("SigIgn:")).split()[1], 16)
+    assert not ignored & (1 << (signal.SIGTERM - 1)), "the child inherited SIGTERM ignored"
+    os.kill(record.pid, signal.SIGTERM)
+    wait_until(lambda: not record.alive(), timeout_s=5, what="the child gone on SIGTERM")
+    process.stop(tmp_path / "run", "svc", timeout_s=1)
