@@ -45,7 +45,7 @@ def readings_record(
     readings: ReadingColumns,
     trace_ids: Sequence[str],
     received_at_ms: int,
-    trace_readings: Sequence[int] = (),
+    trace_readings: Sequence[int],
 ) -> KafkaRecord:
     """The record of `readings`, merged from the messages `trace_ids` that brought `trace_readings` each."""
     value = {
