@@ -83,9 +83,12 @@ def tables(settings: Settings) -> dict[str, TimeSeriesTable]:
             raw_ttl,
         ),
         TimeSeriesTable(
+            # kw_sum (exact, not kw_avg x readings) and last_ts (the newest reading counted) let the job
+            # add a run's new readings to a meter's minute instead of re-reading the minute from `readings`.
             "meter_load_1m",
             (FACILITY, METER, ("kw_avg", "DOUBLE"), ("kw_min", "DOUBLE"), ("kw_max", "DOUBLE"),
-             ("kwh", "DOUBLE"), ("readings", "LONG"), ("updated_at", "TIMESTAMP")),
+             ("kwh", "DOUBLE"), ("readings", "LONG"), ("updated_at", "TIMESTAMP"), ("kw_sum", "DOUBLE"),
+             ("last_ts", "TIMESTAMP")),
             ("facility_id", "meter_id"),
             rollup_ttl,
         ),

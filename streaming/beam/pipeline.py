@@ -1,13 +1,14 @@
 """The job's pipeline: Kafka offset ranges -> QuestDB `readings`, `meter_load_1m` and the facility rollups.
 
-    ReadOffsetRanges -> ParseReadings -> WriteReadings -> TouchedMinutes -> StoredMeterPartials (-> meter_load_1m)
+    ReadOffsetRanges -> ParseReadings -> WriteReadings -> MinuteDeltas -> StoredMeterPartials (-> meter_load_1m)
                                   \\-> dlq -> PublishDlq   -> FacilityLoad1m -> WriteFacilityLoad -> TouchedRollups
                                                                                           -> Rollups (15m, 1h)
 
-The minutes are recomputed from per-meter partials that QuestDB computes over the stored
-`readings` of every minute the run touched, after the raw write is acknowledged and applied:
-so a minute whose readings arrive over several runs (late or out of order) is always the
-total of all its readings, and a replayed run rewrites identical rows (DEDUP UPSERT KEYS).
+The minutes are rebuilt from per-meter partials: the stored ones (`meter_load_1m`) plus what the
+run's acknowledged readings add (`MinuteDelta`s from the raw sink), or, where a reading may have
+replaced a stored one, recomputed by QuestDB from the stored `readings` (`meter_deltas.py`): so a
+minute whose readings arrive over several runs (late or out of order) is always the total of
+all its readings, and a replayed run rewrites identical rows (DEDUP UPSERT KEYS).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from streaming.beam.write_readings import WriteReadingsFn
 
 COUNTERS = (
     "records_consumed", "readings_parsed", "parse_failures", "readings_written", "facility_minutes_written",
-    "rollup_rows_written", "questdb_dlq_rows",
+    "rollup_rows_written", "questdb_dlq_rows", "meter_minutes_rescanned",
 )
 
 
@@ -56,7 +57,7 @@ def build(pipeline: beam.Pipeline, settings: Settings, ranges: Sequence[OffsetRa
         parsed.readings
         | "WriteReadings" >> beam.ParDo(WriteReadingsFn(settings))
         | _touched_groups("Touched")
-        | "TouchedMinutes" >> beam.GroupByKey()
+        | "MinuteDeltas" >> beam.GroupByKey()
         | "StoredMeterPartials" >> beam.ParDo(StoredMeterPartialsFn(settings))
         | "FacilityLoad1m" >> FacilityLoad1mFromPartials(settings.beam_allowed_lateness_s)
         # The sink emits touched minutes from finish_bundle in the global window: its input must be there too.

@@ -34,8 +34,8 @@ from pandas.api.types import union_categoricals
 
 from sems.settings import Settings
 from sems.stores.questdb import WRITE_CHUNK_ROWS
-from streaming.beam.loads import MINUTE_MS
-from streaming.beam.questdb_io import touched_element
+from streaming.beam.meter_deltas import chunk_deltas, merge_chunk_deltas, minute_deltas
+from streaming.beam.questdb_io import at_minute
 from streaming.beam.questdb_write import attempt_write, dead_letter
 from streaming.beam.records import ReadingBatch
 from streaming.beam.step_time import NAMESPACE
@@ -127,13 +127,6 @@ def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def touched_minutes(frame: pd.DataFrame) -> set[tuple[str, int]]:
-    """The (facility_id, minute_ms) pairs a readings frame has rows in (vectorized: a chunk is 100,000 rows)."""
-    minute_ms = frame["ts"].to_numpy(dtype="datetime64[ms]").astype("int64") // MINUTE_MS * MINUTE_MS
-    pairs = pd.DataFrame({"facility_id": frame["facility_id"], "minute_ms": minute_ms}).drop_duplicates()
-    return set(zip(pairs["facility_id"].astype(str), pairs["minute_ms"].astype(int), strict=True))
-
-
 @dataclass(frozen=True)
 class _Chunk:
     """What a background writer did with one chunk: its frame, why it was refused (if it was), how long it took."""
@@ -158,7 +151,7 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
         self.buffer: list[ReadingBatch] = []
         self.buffered = 0
         self.pending: list[Future[_Chunk]] = []
-        self.touched: set[tuple[str, int]] = set()
+        self.deltas: list[pd.DataFrame] = []  # per acknowledged chunk: what it added to each meter-minute
         self.held: pd.DataFrame | None = None  # the newest rows, sorted, not yet sent
         self.lineage: list[pd.DataFrame] = []  # written once every chunk is acknowledged
 
@@ -183,10 +176,11 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
             self._settle(self.pending.pop(0))
         self.waited_ms.inc(round((time.perf_counter() - started) * 1000))
         self._write_lineage()
-        touched = sorted(self.touched)
+        deltas = merge_chunk_deltas(self.deltas) if self.deltas else None
         self._reset()
-        for facility_id, minute_ms in touched:
-            yield touched_element(facility_id, minute_ms)
+        if deltas is not None:
+            for facility_id, delta in minute_deltas(deltas):
+                yield at_minute((facility_id, delta), delta.minute_ms)
 
     def teardown(self) -> None:
         if self.pool is not None:
@@ -210,7 +204,6 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
         assert self.pool is not None
         if frame.empty:
             return
-        self.touched |= touched_minutes(frame)
         while len(self.pending) >= max(1, self.settings.beam_write_connections):  # bounded: wait for the oldest
             self._settle(self.pending.pop(0))
         self.pending.append(self.pool.submit(self._write, frame))
@@ -234,7 +227,11 @@ class WriteReadingsFn(beam.DoFn):  # type: ignore[misc]
         """The chunk's outcome, in the bundle's thread: raises its failure, dead-letters a refusal, counts."""
         chunk = future.result()
         self.writer_ms.inc(chunk.ms)
+        deltas = chunk_deltas(chunk.frame)
         if chunk.refusal is None:
             self.written.inc(len(chunk.frame))
         else:
             dead_letter(self.settings, TABLE, chunk.frame, chunk.refusal)
+            # Refused, yet part of it may be stored (a chunk can take several requests): recompute its minutes.
+            deltas["repeat"] = True
+        self.deltas.append(deltas)

@@ -117,6 +117,7 @@ class BeamJob:
         service.PARSE_FAILURES.inc(counts["parse_failures"])
         service.FACILITY_MINUTES.inc(counts["facility_minutes_written"])
         service.ROLLUP_ROWS.inc(counts["rollup_rows_written"])
+        service.RESCANNED.inc(counts["meter_minutes_rescanned"])
         service.QUESTDB_DLQ_ROWS.inc(counts["questdb_dlq_rows"])
         service.BATCH_SECONDS.observe(seconds)
         if committed:

@@ -21,6 +21,8 @@ BATCH_SECONDS = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
 ROLLUP_ROWS = Counter("sems_beam_rollup_rows_written_total", "Rows upserted into facility_load_15m and _1h")
+# Facility-minutes recomputed from `readings` (a repeat, a correction, a replay, an old minute) instead of added to.
+RESCANNED = Counter("sems_beam_meter_minutes_rescanned_total", "Facility-minutes recomputed from raw readings")
 # Alert on any increase: QuestDB refused rows while it was up (they are in questdb-write.dlq, not in QuestDB).
 QUESTDB_DLQ_ROWS = Counter("sems_beam_questdb_dlq_rows_total", "Rows QuestDB refused, sent to the QuestDB DLQ")
 QUESTDB_DOWN = Gauge("sems_beam_questdb_down", "1 while the job waits for QuestDB and pulls nothing from Kafka")

@@ -59,3 +59,33 @@ def test_a_malformed_record_goes_to_the_dlq_and_the_job_stays_healthy(
                        what="the malformed record in the readings DLQ")[0]
     assert header(entry, "reason")[0].startswith(b"value is not JSON")
     assert http_ok(f"http://{settings.host}:{settings.beam_job_port}/healthz")
+
+
+def test_a_minute_stays_exact_when_readings_are_added_repeated_and_corrected(settings: Settings) -> None:
+    # Each step waits for the previous one, so each is its own run: the first two add to the stored
+    # minute (new readings), the third repeats one reading and corrects another (the minute is recomputed).
+    facility_id = f"it-fac-{uuid.uuid4().hex[:12]}"
+    minute_ms = (int(time.time() * 1000) // 60_000 - 2) * 60_000
+
+    def send(*readings: tuple[str, int, float]) -> None:
+        rows_ = [{"meter_id": m, "ts_ms": minute_ms + s * 1000, "kw": kw, "kwh": None, "seq": None}
+                 for m, s, kw in readings]
+        produce(settings, facility_id, json.dumps({"v": 1, "facility_id": facility_id, "readings": rows_}).encode())
+
+    def minute_is(readings: int, kw_avg: float) -> None:
+        where = f"WHERE facility_id = '{facility_id}'"
+        wait_until(lambda: [r for r in rows(settings, f"SELECT * FROM facility_load_1m {where}")
+                            if r["readings"] == readings and r["kw_avg"] == kw_avg],
+                   timeout_s=60, what=f"the facility minute with {readings} readings at {kw_avg} kW")
+
+    send(("a", 1, 10.0), ("a", 16, 20.0), ("b", 5, 4.0))
+    minute_is(3, 15.0 + 4.0)
+    send(("a", 31, 30.0))
+    minute_is(4, 20.0 + 4.0)
+    send(("a", 16, 20.0), ("b", 5, 8.0))  # a repeat and a correction: still 4 readings, meter b now 8 kW
+    minute_is(4, 20.0 + 8.0)
+    meters = {r["meter_id"]: r for r in rows(
+        settings, f"SELECT meter_id, readings, kw_sum, kw_avg, last_ts FROM meter_load_1m "
+                  f"WHERE facility_id = '{facility_id}'")}
+    assert (meters["a"]["readings"], meters["a"]["kw_sum"], meters["b"]["kw_sum"]) == (3, 60.0, 8.0)
+    assert meters["a"]["last_ts"].startswith(time.strftime("%Y-%m-%dT%H:%M:31", time.gmtime(minute_ms / 1000)))
