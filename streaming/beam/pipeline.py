@@ -24,6 +24,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms.window import GlobalWindows, TimestampCombiner
 
 from sems.settings import Settings
+from streaming.beam import beam_speedups
+from streaming.beam.beam_speedups import SharedViews
 from streaming.beam.kafka_io import OffsetRange, PublishDlqFn, ReadOffsetRangeFn
 from streaming.beam.questdb_io import StoredMeterPartialsFn, WriteFacilityLoadFn
 from streaming.beam.rollups import RollupsFn
@@ -70,8 +72,8 @@ def build(pipeline: beam.Pipeline, settings: Settings, ranges: Sequence[OffsetRa
 
 
 def options(settings: Settings, prism: Path) -> PipelineOptions:
-    """Prism (a real portable runner) with the SDK harness in this process (LOOPBACK)."""
-    return PipelineOptions(
+    """Prism (a real portable runner), the SDK harness in this process (LOOPBACK), views shared (`beam_speedups`)."""
+    return SharedViews(
         runner="PrismRunner",
         prism_location=str(prism),
         environment_type="LOOPBACK",
@@ -92,6 +94,7 @@ class RunCounts:
 def run_batch(settings: Settings, prism: Path, ranges: Sequence[OffsetRange]) -> RunCounts:
     """Run the pipeline over `ranges` to completion; raises if any step (a QuestDB write) failed."""
     started = time.perf_counter()
+    beam_speedups.apply()
     pipeline = beam.Pipeline(options=options(settings, prism))
     build(pipeline, settings, ranges)
     result = pipeline.run()
