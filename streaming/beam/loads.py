@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sems.readings import Reading
 
@@ -39,7 +40,26 @@ class MeterPartial:
         )
 
 
-MeterPartials = dict[str, MeterPartial]
+class MeterPartials(dict[str, MeterPartial]):
+    """{meter_id: MeterPartial} of one facility-minute, pickled column-wise.
+
+    These dicts cross the runner between the job's stages (a facility-minute holds every meter
+    of the facility); pickled object by object, 10,000 meters took ~180 ms to encode and
+    decode, as five lists ~40 ms (most of it building the partials again).
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        partials = self.values()
+        return _meter_partials, (
+            list(self), [p.kw_sum for p in partials], [p.count for p in partials],
+            [p.kw_min for p in partials], [p.kw_max for p in partials],
+        )
+
+
+def _meter_partials(
+    meter_ids: list[str], kw_sum: list[float], count: list[int], kw_min: list[float], kw_max: list[float]
+) -> MeterPartials:
+    return MeterPartials(zip(meter_ids, map(MeterPartial, kw_sum, count, kw_min, kw_max), strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +85,7 @@ def partials_by_minute(readings: Iterable[Reading]) -> dict[int, MeterPartials]:
     """The readings folded into per-minute, per-meter partials (one batch -> a few elements)."""
     minutes: dict[int, MeterPartials] = {}
     for reading in readings:
-        meters = minutes.setdefault(minute_of(reading.ts_ms), {})
+        meters = minutes.setdefault(minute_of(reading.ts_ms), MeterPartials())
         seen = meters.get(reading.meter_id)
         meters[reading.meter_id] = (
             MeterPartial.of(reading.kw) if seen is None else seen.merge(MeterPartial.of(reading.kw))
@@ -74,7 +94,7 @@ def partials_by_minute(readings: Iterable[Reading]) -> dict[int, MeterPartials]:
 
 
 def merge_partials(parts: Iterable[MeterPartials]) -> MeterPartials:
-    merged: MeterPartials = {}
+    merged = MeterPartials()
     for part in parts:
         for meter_id, partial in part.items():
             seen = merged.get(meter_id)

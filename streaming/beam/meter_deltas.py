@@ -177,4 +177,4 @@ def updated_meters(delta: MinuteDelta, stored: dict[str, StoredMeter]) -> dict[s
 
 
 def partials_of(stored: dict[str, StoredMeter]) -> MeterPartials:
-    return {meter_id: row.partial for meter_id, row in stored.items()}
+    return MeterPartials((meter_id, row.partial) for meter_id, row in stored.items())

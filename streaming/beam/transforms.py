@@ -56,7 +56,7 @@ class _MergeMeterPartials(beam.CombineFn):  # type: ignore[misc]
     """Associative merge of {meter_id: MeterPartial} dicts of one facility-minute."""
 
     def create_accumulator(self) -> MeterPartials:
-        return {}
+        return MeterPartials()
 
     def add_input(self, accumulator: MeterPartials, element: MeterPartials) -> MeterPartials:
         return merge_partials([accumulator, element])

@@ -7,11 +7,12 @@ from collections.abc import Callable
 
 import apache_beam as beam
 import pytest
+from apache_beam.coders.coders import PickleCoder
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from sems.readings import Reading, ReadingColumns
-from streaming.beam.loads import FacilityMinute
+from streaming.beam.loads import FacilityMinute, MeterPartial, MeterPartials, merge_partials
 from streaming.beam.records import KafkaRecord, ReadingBatch
 from streaming.beam.transforms import DLQ_TAG, FacilityLoad1m, ParseReadings
 
@@ -109,3 +110,12 @@ def test_parse_refuses_each_malformed_reading(reading: dict) -> None:
     parsed = parse_record(record(body(reading)))
     assert isinstance(parsed, DlqEntry)
     assert parsed.reason.startswith("readings[0].")
+
+
+def test_meter_partials_cross_the_runner_column_wise_and_intact() -> None:
+    partials = MeterPartials({"m-1": MeterPartial(6.0, 2, 2.0, 4.0), "m-2": MeterPartial.of(1.5)})
+    coder = PickleCoder()
+    decoded = coder.decode(coder.encode(("fac-1", partials)))
+    assert decoded == ("fac-1", partials) and isinstance(decoded[1], MeterPartials)
+    assert list(decoded[1]) == ["m-1", "m-2"]  # meter order kept
+    assert merge_partials([decoded[1], partials])["m-1"] == MeterPartial(12.0, 4, 2.0, 4.0)
