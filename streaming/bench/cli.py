@@ -75,7 +75,7 @@ def ingest(
         drained_at = wait_committed(settings, backlog_end, timeout_s=DRAIN_TIMEOUT_S)
         job_writes = write_amplification(writes_before, questdb_writes(settings))
         work_drained = job_work(settings)  # the runs after the drain (the simulator's trickle) are not its capacity
-    rows, distinct, last_landed = wait_landed(settings, run, load.acked, settle)
+    rows, distinct, last_landed = wait_landed(settings, run, load.acked + load.in_doubt, settle)
     if drain:
         last_landed = drained_at  # the reconciliation only confirms it: it did not poll beside the job
     watch.stop()
@@ -93,8 +93,11 @@ def ingest(
         "run": load.tag, "mode": mode, "facilities": facilities, "meters": meters, "duration_s": duration,
         "offered_readings": load.acked, "offered_per_s": round(load.acked / publish_s),
         "landed_per_s": round(landed_rate), "freshness_p50_ms": p50, "freshness_p99_ms": p99,
-        # lost: acknowledged by the broker but not in QuestDB once nothing new landed for `settle` s.
-        "lost": load.acked - distinct, "duplicated": rows - distinct,
+        # lost: acknowledged by the broker but not in QuestDB once nothing new landed for `settle` s. Readings
+        # in doubt (sent, never acknowledged: their connection failed) may have landed too, so the exact count
+        # lies between the two bounds: lost is at least `lost` and at most `lost_at_most` (0 and 0: none lost).
+        "lost": max(0, load.acked - distinct), "lost_at_most": max(0, load.acked + load.in_doubt - distinct),
+        "in_doubt": load.in_doubt, "duplicated": rows - distinct,
         "peak_rss_mb": {k: round(v) for k, v in watch.peak_rss_mb.items()}, "cpu_s": watch.cpu_s,
         "kafka_outage_s": kafka_outage, "bridge_spool_peak_mb": round(spool.peak_bytes / 1024**2, 1),
         "peer_readings": peer_readings, "peer_per_s": round(peer_rate), "peer_cpu_s": peer_cpu_s,

@@ -34,6 +34,7 @@ class Load:
     tag: str
     rate: float = 0.0  # offered readings/s over all facilities; 0: as fast as the broker acknowledges
     acked: int = 0
+    in_doubt: int = 0  # readings sent but never acknowledged (their connection failed): may or may not have landed
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _last_ts: dict[str, int] = field(default_factory=dict)
 
@@ -66,7 +67,7 @@ class Load:
                           facility_id)
         finally:
             publisher.close()
-            self._acked(publisher.acked)
+            self._acked(publisher.acked, sum(publisher.inflight.values()))
 
     def _publish_until(self, publisher: Publisher, facility_id: str, until: float) -> None:
         """Rounds of readings (one per meter), each sent as soon as the window has room (and, with a rate, due)."""
@@ -106,6 +107,7 @@ class Load:
             self._last_ts[facility_id] = ts
             return ts
 
-    def _acked(self, weight: int) -> None:
+    def _acked(self, weight: int, in_doubt: int) -> None:
         with self._lock:
             self.acked += weight
+            self.in_doubt += in_doubt
