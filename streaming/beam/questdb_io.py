@@ -105,6 +105,7 @@ class StoredMeterPartialsFn(beam.DoFn):  # type: ignore[misc]
         self.touched = {}
         with timed("wal_wait_readings"):
             wait_wal_applied(self.settings, "readings", timeout_s=self.settings.questdb_timeout_s)
+        with timed("wal_wait_meter_rows"):  # the previous run's meter rows, which this run adds to
             wait_wal_applied(self.settings, "meter_load_1m", timeout_s=self.settings.questdb_timeout_s)
         with timed("meter_partials"):
             stored, changed = self._updated(deltas)
@@ -149,12 +150,12 @@ def stored_meter_rows(settings: Settings, keys: set[tuple[str, int]]) -> MinuteM
     """The `meter_load_1m` rows of the (facility, minute) pairs `keys`, per pair and meter."""
     if not keys:
         return {}
-    minutes = {minute_ms for _, minute_ms in keys}
+    minutes = ", ".join(f"'{_iso(minute_ms)}'" for minute_ms in sorted({minute for _, minute in keys}))
     rows = questdb.query(
         settings,
         "SELECT ts, facility_id, meter_id, kw_sum, kw_avg, readings, kw_min, kw_max, last_ts FROM meter_load_1m "
         f"WHERE facility_id IN ({sql_strings({f for f, _ in keys})}) "
-        f"AND ts IN ({', '.join(repr(_iso(m)) for m in sorted(minutes))})",
+        f"AND ts IN ({minutes})",
     )
     stored: MinuteMeters = {}
     for row in rows:
