@@ -58,6 +58,7 @@ class Bridge:
         self.client.manual_ack_set(True)
         self.client.on_connect, self.client.on_disconnect = self._on_connect, self._on_disconnect
         self.client.on_message = self._on_message
+        paho_speedups.deliver_publishes(self.client, self._on_publish)
         self.ledger = AckLedger(lambda mids: paho_speedups.send_pubacks(self.client, mids))
         spool_dir = settings.bridge_spool_dir or settings.state / "bridge-spool"
         self.spool = Spool(spool_dir, settings.bridge_spool_max_bytes, settings.bridge_spool_segment_bytes)
@@ -145,6 +146,9 @@ class Bridge:
         log.warning("disconnected from MQTT: %s", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        self.inbox.put(Inbound(message, self.ledger.generation, int(time.time() * 1000)))
+
+    def _on_publish(self, message: paho_speedups.Publish) -> None:  # most messages come this way
         self.inbox.put(Inbound(message, self.ledger.generation, int(time.time() * 1000)))
 
     def _drop_inbox(self) -> None:

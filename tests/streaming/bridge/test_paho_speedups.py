@@ -241,3 +241,87 @@ def test_packets_left_in_the_buffer_by_a_pause_are_read_without_new_bytes() -> N
     started = time.monotonic()
     client._loop(timeout=5.0)  # noqa: SLF001 - the socket has nothing new: select() alone would wait 5 s
     assert [m[0] for m in received] == [1, 2, 3] and time.monotonic() - started < 1.0
+
+
+def slim(header: int, body: bytes) -> tuple[object, ...] | str:
+    """`decode_publish_slim` in the terms of `decoded` (no properties: paho's empty ones)."""
+    try:
+        p = paho_speedups.decode_publish_slim(header, body)
+    except MalformedPacket:
+        return "malformed"
+    properties = p.properties.pack() if p.properties is not None else Properties(PacketTypes.PUBLISH).pack()
+    return (p.dup, p.qos, p.retain, p._topic, p.mid, properties, p.payload, type(p.payload), type(p._topic))  # noqa: SLF001
+
+
+def test_slim_publish_decoding_matches_pahos_on_good_and_mangled_packets() -> None:
+    rng = random.Random(11)
+    packets = [publish_packet(m, f"sems/v1/t/{m}", b"p" * (m % 5), trace_id=f"t{m}" if m % 2 else None,
+                              header=(0x30, 0x32, 0x3B, 0x33)[m % 4]) for m in range(1, 60)]
+    cases = 0
+    for packet in packets:
+        header, body = packet[0], packet[2:] if packet[1] < 0x80 else packet[3:]
+        variants = [body, body[:1], body[:3], body[:-1], b"", b"\xff\xff" + body[2:]]
+        variants += [bytes(rng.randrange(256) if rng.random() < 0.1 else b for b in body) for _ in range(20)]
+        for variant in variants:
+            assert slim(header, variant) == decoded(paho_packet.decode_publish, header, variant), (header, variant)
+            cases += 1
+    assert cases > 1000
+
+
+def delivering(cls: type[mqtt.Client]) -> tuple[mqtt.Client, socket.socket, list[Received]]:
+    """`wired`, with QoS 0/1 messages delivered as `Publish`es into the same list as paho's `on_message`."""
+    client, broker, received = wired(cls)
+
+    def on_publish(m: paho_speedups.Publish) -> None:
+        assert m.timestamp > 0
+        received.append((m.mid, m.topic, m.payload, m.qos, m.dup, m.retain,
+                         getattr(m.properties, "UserProperty", [])))
+
+    paho_speedups.deliver_publishes(client, on_publish)
+    return client, broker, received
+
+
+def test_delivered_publishes_are_what_pahos_own_reads_deliver() -> None:
+    paho_speedups.apply()
+    reference, ref_broker, expected = wired(PahosOwn)
+    ref_broker.sendall(STREAM)
+    read_all(reference)
+    client, broker, received = delivering(mqtt.Client)
+    broker.sendall(STREAM)
+    assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS
+    assert received == expected and len(received) == 399
+
+
+def test_delivered_publishes_keep_their_order_when_packets_are_cut() -> None:
+    paho_speedups.apply()
+    client, broker, received = delivering(mqtt.Client)
+    stream = b"".join(publish_packet(mid, "sems/v1/readings/f/m", b"%d" % mid) for mid in range(1, 50))
+    for start in range(0, len(stream), 37):  # packets cut by the buffer's end go through paho's own read
+        broker.sendall(stream[start:start + 37])
+        assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS
+    assert [(m[0], m[2]) for m in received] == [(mid, b"%d" % mid) for mid in range(1, 50)]
+
+
+def test_a_malformed_publish_ends_the_connection_as_with_paho() -> None:
+    paho_speedups.apply()
+    client, broker, received = delivering(mqtt.Client)
+    good = publish_packet(1, "sems/v1/readings/f/m", b"{}")
+    broker.sendall(good + bytes([0x32, 0x03, 0x00, 0x09, 0x61]))  # topic length 9, one byte of it
+    assert client.loop_read() == mqtt.MQTT_ERR_PROTOCOL
+    assert [m[0] for m in received] == [1]
+
+
+def test_filtered_callbacks_keep_their_topics_when_publishes_are_delivered() -> None:
+    paho_speedups.apply()
+    client, broker, received = delivering(mqtt.Client)
+    filtered: list[str] = []
+    client.message_callback_add("sems/v1/batches/#", lambda _c, _u, m: filtered.append(m.topic))
+    broker.sendall(publish_packet(1, "sems/v1/batches/f", b"{}") + publish_packet(2, "sems/v1/readings/f/m", b"{}"))
+    client.loop_read()
+    assert filtered == ["sems/v1/batches/f"] and [m[0] for m in received] == [2]
+
+
+def test_publishes_are_delivered_only_to_a_client_that_acknowledges_them_itself() -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    with pytest.raises(ValueError, match="manual"):
+        paho_speedups.deliver_publishes(client, lambda _m: None)
