@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     beam_version: str = "2.77.0"
     beam_batch_max_records: int = 15000  # a run's Kafka records at most (gateway: ~3 M readings, ~9 s of a drain)
     beam_poll_timeout_ms: int = 1000
+    # Runs start at most this often. A run costs the job ~1 CPU-s whatever its size (Beam's submission,
+    # the rollup queries), so back-to-back runs of a few records each would take a core from the bridge.
+    beam_min_run_interval_s: float = 2.0
     beam_consumer_group: str = "sems-beam-job"
     beam_allowed_lateness_s: int = 600
     beam_retry_max_backoff_s: float = 30.0

@@ -45,10 +45,13 @@ class BeamJob:
         self.prism = prism_binary
         self.offsets = ConsumerOffsets(settings)
         self.stopping = threading.Event()
+        self.next_run_at = 0.0  # time.monotonic() before which no run starts (`beam_min_run_interval_s`)
 
     def run(self) -> None:
         """Loop until stopped; each turn is one bounded run over new offsets."""
         while not self.stopping.is_set():
+            if self.stopping.wait(max(0.0, self.next_run_at - time.monotonic())):
+                break
             try:
                 ranges = self.offsets.plan(self.settings.beam_batch_max_records)
             except KafkaError as exc:  # Kafka away (C4): nothing was read, so wait and plan again; never exit
@@ -60,6 +63,7 @@ class BeamJob:
             if not ranges:
                 self.stopping.wait(self.settings.beam_poll_timeout_ms / 1000)
                 continue
+            self.next_run_at = time.monotonic() + self.settings.beam_min_run_interval_s
             with logs.trace_context():
                 self._run_until_written(ranges)
         self.offsets.close()

@@ -1,0 +1,60 @@
+"""The driver loop's pacing: runs start at most every `beam_min_run_interval_s`, and a stop ends the wait."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sems.settings import Settings
+from streaming.beam.kafka_io import OffsetRange
+from streaming.beam_job.driver import BeamJob
+
+
+class AlwaysRecords:
+    """Offsets with a new record every time the driver plans (a steady trickle)."""
+
+    lag = 1
+
+    def __init__(self) -> None:
+        self.next = 0
+
+    def plan(self, _budget: int) -> list[OffsetRange]:
+        self.next += 1
+        return [OffsetRange("sensor-readings", 0, self.next - 1, self.next)]
+
+    def close(self) -> None:
+        pass
+
+
+def pacing_job(settings: Settings, interval_s: float, runs: int) -> tuple[BeamJob, list[float]]:
+    """A `BeamJob` whose runs only note when they started (no Kafka, no Prism): its loop's pacing alone."""
+    job = BeamJob.__new__(BeamJob)
+    job.settings = settings.model_copy(update={"beam_min_run_interval_s": interval_s})
+    job.offsets, job.stopping, job.next_run_at = AlwaysRecords(), threading.Event(), 0.0  # type: ignore[assignment]
+    started: list[float] = []
+
+    def run(_ranges: list[OffsetRange]) -> None:
+        started.append(time.monotonic())
+        if len(started) == runs:
+            job.stopping.set()
+
+    job._run_until_written = run  # type: ignore[method-assign, assignment]  # noqa: SLF001
+    return job, started
+
+
+def test_runs_of_a_trickle_start_no_more_often_than_the_interval(settings: Settings) -> None:
+    job, started = pacing_job(settings, 0.2, runs=4)
+    job.run()
+    gaps = [b - a for a, b in zip(started, started[1:], strict=False)]
+    assert len(started) == 4 and min(gaps) >= 0.2
+
+
+def test_a_stop_ends_the_wait_for_the_next_run(settings: Settings) -> None:
+    job, started = pacing_job(settings, 3600.0, runs=10)
+    loop = threading.Thread(target=job.run)
+    loop.start()
+    while not started:
+        loop.join(0.01)
+    job.stopping.set()
+    loop.join(10)
+    assert not loop.is_alive() and len(started) == 1
