@@ -38,6 +38,11 @@ class Load:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _last_ts: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def acked_messages(self) -> int:
+        """MQTT messages the broker acknowledged (a gateway message carries a reading of every meter)."""
+        return self.acked // self.meters if self.mode == "gateway" else self.acked
+
     def meter_ids(self, facility_id: str) -> list[str]:
         return [f"{facility_id}-b{self.tag}-{i:04d}" for i in range(self.meters)]
 

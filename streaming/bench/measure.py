@@ -48,6 +48,18 @@ def landed(settings: Settings, run: Run) -> tuple[int, int]:
     return int(row["n"] or 0), int(row["d"] or 0)
 
 
+def reconcile(settings: Settings, run: Run, attempts: int = 20) -> tuple[int, int]:
+    """`landed`, asked again (every 0.5 s) while QuestDB refuses the query, busy applying the load."""
+    for attempt in range(attempts):
+        try:
+            return landed(settings, run)
+        except questdb.QuestDBError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
 def freshness_ms(settings: Settings, run: Run) -> tuple[float, float]:
     """p50 and p99 of (written to QuestDB - meter timestamp) over the run's Kafka records, from their lineage.
 
@@ -156,6 +168,44 @@ def wait_committed(settings: Settings, targets: dict[int, int], timeout_s: float
             time.sleep(COMMIT_POLL_S)
     finally:
         client.close()
+
+
+BRIDGE_QUIET = ("sems_bridge_inbox_messages", "sems_bridge_pending_acks", "sems_bridge_spool_bytes")
+
+
+def bridge_received(settings: Settings) -> float:
+    """MQTT messages the bridge received so far (its own /metrics)."""
+    return scrape(_bridge_metrics(settings)).get("sems_bridge_messages_received_total", 0.0)
+
+
+def wait_bridge_published(settings: Settings, received_before: float, messages: int, settle_s: float) -> bool:
+    """Block until the bridge received `messages` more MQTT messages and has none left unpublished.
+
+    What the broker acknowledged to the publishers is in Kafka once the bridge has received it and
+    its inbox, its messages awaiting Kafka and its spool are empty. Other traffic (the simulator,
+    redeliveries) can only make the count arrive early: the reconciliation afterwards catches that.
+    False when the bridge sat idle (connected, all three empty) for `settle_s` without receiving them all.
+    """
+    idle_since = time.monotonic()
+    while time.monotonic() - idle_since <= settle_s:
+        try:
+            values = scrape(_bridge_metrics(settings))
+        except httpx.HTTPError:  # the bridge restarting: ask again
+            idle_since = time.monotonic()
+            time.sleep(COMMIT_POLL_S)
+            continue
+        # Away from the broker (reconnecting), it may yet receive what the broker queued for it.
+        busy = any(values.get(name, 0.0) for name in BRIDGE_QUIET) or not values.get("sems_bridge_mqtt_connected")
+        if not busy and values.get("sems_bridge_messages_received_total", 0.0) - received_before >= messages:
+            return True
+        if busy:  # the simulator's trickle keeps the count moving, so only an idle bridge ends the wait
+            idle_since = time.monotonic()
+        time.sleep(COMMIT_POLL_S)
+    return False
+
+
+def _bridge_metrics(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.bridge_port}/metrics"
 
 
 def scrape(url: str) -> dict[str, float]:
