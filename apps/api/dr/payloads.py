@@ -64,6 +64,32 @@ class PlainEvent(BaseModel):
 
 
 
+def unstorable_text(document: object) -> str | None:
+    """Where `document` (parsed JSON) holds text PostgreSQL cannot store, and why; None if nowhere.
+
+    The whole document is kept (jsonb) and its ids become text columns: PostgreSQL refuses
+    NUL (U+0000) in both, and a lone surrogate (a valid JSON escape, not a character) cannot
+    be encoded at all. Schemathesis found the first as a 500; now it is a 422 naming the place.
+    Iterative, so a deeply nested document cannot exhaust the stack here.
+    """
+    pending: list[tuple[object, str]] = [(document, "$")]
+    while pending:
+        value, where = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return f"{where} contains NUL (U+0000)"
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return f"{where} contains a lone surrogate, not a Unicode character"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                pending += [(key, f"{where} (a key)"), (item, f"{where}.{key}")]
+        elif isinstance(value, list):
+            pending += [(item, f"{where}[{n}]") for n, item in enumerate(value)]
+    return None
+
+
 def parse(document: object) -> DrRequest:
     """Validate either form (raises pydantic `ValidationError` with every problem found)."""
     from apps.api.dr.openadr import Notification  # the OpenADR models build on DrRequest

@@ -2,8 +2,9 @@
 and the managers' notices (`GET /v1/dr/facilities/{id}/notices`, token-scoped like the read API).
 
 Order of checks, each refused with a problem document that says exactly why: size (413),
-signature and timestamp (401), JSON (400), schema (422), replayed delivery id (409), unknown
-facilities (422). Only then is the event persisted, in the transaction that decides the 202.
+signature and timestamp (401), JSON (400), text PostgreSQL can store (422), schema (422),
+replayed delivery id (409), unknown facilities (422). Only then is the event persisted, in the
+transaction that decides the 202.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from apps.api.dr import signatures
 from apps.api.dr.intake import Delivery, IntakeRefused, accept
 from apps.api.dr.notices import facility_notices
 from apps.api.dr.openapi import WEBHOOK_BODY, WEBHOOK_RESPONSES
-from apps.api.dr.payloads import parse
+from apps.api.dr.payloads import parse, unstorable_text
 from apps.api.dr.status import event_status
 from apps.api.problems import READ_PROBLEMS, documented, problem
 from apps.api.readmodel import FACILITY_ID
@@ -50,6 +51,10 @@ async def receive_event(request: Request, settings: SettingsDep, engine: EngineD
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return problem(400, f"body is not JSON: {exc}")
+    except RecursionError:
+        return problem(400, "body is not JSON SEMS accepts: nested too deeply")
+    if unstorable := unstorable_text(document):
+        return problem(422, f"the event cannot be stored: {unstorable}")
     try:
         dr_request = parse(document)
     except ValidationError as exc:
@@ -66,6 +71,8 @@ async def receive_event(request: Request, settings: SettingsDep, engine: EngineD
 @router.get("/events/{event_id}", responses={404: documented("no such event"), 503: WEBHOOK_RESPONSES[503]})
 def get_event(event_id: str, engine: EngineDep) -> Any:
     """The event's saga state, per-facility states, BMS commands and audit trail."""
+    if unstorable_text(event_id):  # no stored event has such an id, and PostgreSQL would refuse the query
+        return problem(404, "no DR event with that id")
     status = event_status(engine, event_id)
     if status is None:
         return problem(404, f"no DR event {event_id}")

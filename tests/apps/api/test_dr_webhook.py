@@ -145,3 +145,16 @@ def test_openadr3_modification_time_outside_the_revision_range_is_refused_not_a_
 def test_unknown_event_is_a_404_problem(settings: Settings) -> None:
     response = httpx.get(f"http://{settings.host}:{settings.api_port}/v1/dr/events/nope", timeout=TIMEOUT_S)
     _assert_problem(response, 404, "no DR event nope")
+
+
+def test_text_postgres_cannot_store_is_a_422_problem_not_a_server_error(settings: Settings) -> None:
+    # Found by schemathesis: a NUL in event_id reached PostgreSQL and the webhook answered 500.
+    _assert_problem(_post(settings, _plain(event_id="evt-\x00-nul")), 422, "$.event_id contains NUL")
+    lone_surrogate = json.dumps(_plain(callback_url="https://cb.example/\ud800")).encode()
+    _assert_problem(_post(settings, None, raw=lone_surrogate), 422, "$.callback_url contains a lone surrogate")
+    openadr = _openadr(f"evt-{uuid.uuid4().hex[:12]}")
+    openadr["object"]["programID"] = "peak\x00rebate"  # a field SEMS ignores is still stored with the document
+    _assert_problem(_post(settings, openadr), 422, "$.object.programID contains NUL")
+    _assert_problem(_post(settings, None, raw=b"[" * 50_000 + b"]" * 50_000), 400, "nested too deeply")
+    unknown = httpx.get(f"http://{settings.host}:{settings.api_port}/v1/dr/events/evt%00x", timeout=TIMEOUT_S)
+    _assert_problem(unknown, 404, "no DR event")
