@@ -4,10 +4,18 @@ Configured through `QDB_*` environment variables (any server.conf key works that
 so the generated `<root>/conf/server.conf` stays QuestDB's default. Telemetry is off and
 every listener binds to `settings.host` on the stack's (offset) ports. Tables are created
 after start by `sems.stores.questdb.ensure_schema`.
+
+Its idle worker threads park sooner than QuestDB's defaults (`IDLE_WORKERS`): on two cores
+shared with Kafka, Mosquitto, the bridge and the Beam job, six pool threads spinning and
+yielding through thousands of empty polls before they nap took CPU the ingest needed.
+Measured in single-reading mode at 15,000 messages/s (docs/benchmarks.md, session 10):
+QuestDB's CPU 36.8 s -> 20.4-23.4 s for the same 900k readings, the peer's 5.8 -> 4.3 s.
+A `QDB_*` variable in the environment still wins, as for every other key.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sems.settings import Settings
@@ -30,9 +38,19 @@ def install(settings: Settings) -> None:
     _jar(settings)
 
 
+# server.conf keys as QDB_* variables: idle iterations before a worker yields, naps, sleeps.
+IDLE_WORKERS = {
+    "QDB_SHARED_WORKER_YIELD_THRESHOLD": "10",
+    "QDB_SHARED_WORKER_NAP_THRESHOLD": "50",  # default 7000
+    "QDB_SHARED_WORKER_SLEEP_THRESHOLD": "100",  # default 10000
+}
+
+
 def env(settings: Settings) -> dict[str, str]:
     host = settings.host
+    tuned = {key: os.environ.get(key, value) for key, value in IDLE_WORKERS.items()}
     return {
+        **tuned,
         "QDB_HTTP_BIND_TO": f"{host}:{settings.questdb_http_port}",
         "QDB_HTTP_MIN_NET_BIND_TO": f"{host}:{settings.questdb_health_port}",
         "QDB_PG_NET_BIND_TO": f"{host}:{settings.questdb_pg_port}",

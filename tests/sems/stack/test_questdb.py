@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from sems.settings import Settings
 from sems.stack import controller, questdb
@@ -44,3 +45,14 @@ def test_telemetry_is_off(settings: Settings) -> None:
 def test_prometheus_metrics_on_the_health_port(settings: Settings) -> None:
     response = httpx.get(f"http://{settings.host}:{settings.questdb_health_port}/metrics", timeout=5.0)
     assert response.status_code == 200 and "questdb_" in response.text
+
+
+def test_idle_workers_park_early_unless_the_environment_says_otherwise(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = query(settings, "SELECT property_path, value, value_source FROM (SHOW PARAMETERS)"
+                           " WHERE property_path LIKE 'shared.worker.%.threshold'")
+    in_force = {row["property_path"]: (row["value"], row["value_source"]) for row in rows}
+    assert in_force == {"shared.worker.yield.threshold": ("10", "env"), "shared.worker.nap.threshold": ("50", "env"),
+                        "shared.worker.sleep.threshold": ("100", "env")}
+    monkeypatch.setenv("QDB_SHARED_WORKER_NAP_THRESHOLD", "7000")
+    assert questdb.env(settings)["QDB_SHARED_WORKER_NAP_THRESHOLD"] == "7000"
