@@ -6,6 +6,8 @@ import random
 import socket
 import struct
 import time
+from collections.abc import Callable
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -115,6 +117,19 @@ def read_all(client: mqtt.Client) -> None:
         client.loop_read()
 
 
+def delivering(cls: type[mqtt.Client]) -> tuple[mqtt.Client, socket.socket, list[Received]]:
+    """`wired`, with QoS 0/1 messages delivered as `Publish`es into the same list as paho's `on_message`."""
+    client, broker, received = wired(cls)
+
+    def on_publish(m: paho_speedups.Publish) -> None:
+        assert m.timestamp > 0
+        received.append((m.mid, m.topic, m.payload, m.qos, m.dup, m.retain,
+                         getattr(m.properties, "UserProperty", [])))
+
+    paho_speedups.deliver_publishes(client, on_publish)
+    return client, broker, received
+
+
 STREAM = b"".join(
     publish_packet(mid, f"sems/v1/readings/f-{mid % 3}/m-{mid}", b'{"kw": %d}' % mid * (mid % 40),
                    trace_id=f"t{mid}" if mid % 2 else None, header=(0x32, 0x3B, 0x30)[mid % 3])
@@ -122,12 +137,13 @@ STREAM = b"".join(
 ) + bytes([0xD0, 0x00])  # and a PINGRESP
 
 
-def test_buffered_reads_deliver_what_pahos_reads_deliver_in_one_loop_read() -> None:
+@pytest.mark.parametrize("connect", [wired, delivering], ids=["paho_dispatch", "publishes_delivered"])
+def test_buffered_reads_deliver_what_pahos_reads_deliver_in_one_loop_read(connect: Callable[..., Any]) -> None:
     paho_speedups.apply()
     reference, ref_broker, expected = wired(PahosOwn)
     ref_broker.sendall(STREAM)
     read_all(reference)
-    client, broker, received = wired(mqtt.Client)
+    client, broker, received = connect(mqtt.Client)
     broker.sendall(STREAM)
     assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS  # every packet already sent, no second select() needed
     assert received == expected and len(received) == 399
@@ -161,16 +177,6 @@ def test_a_new_socket_starts_with_an_empty_buffer() -> None:
     assert [m[0] for m in received] == [1, 2]
 
 
-def test_filtered_callbacks_still_take_their_topics() -> None:
-    paho_speedups.apply()
-    client, broker, received = wired(mqtt.Client)
-    filtered: list[str] = []
-    client.message_callback_add("sems/v1/batches/#", lambda _c, _u, m: filtered.append(m.topic))
-    broker.sendall(publish_packet(1, "sems/v1/batches/f", b"{}") + publish_packet(2, "sems/v1/readings/f/m", b"{}"))
-    client.loop_read()
-    assert filtered == ["sems/v1/batches/f"] and [m[0] for m in received] == [2]
-
-
 def test_send_pubacks_queues_the_bytes_of_one_ack_each() -> None:
     reference = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
@@ -199,22 +205,6 @@ def decoded(decode: object, header: int, body: bytes) -> tuple[object, ...] | st
     except MalformedPacket:
         return "malformed"
     return (p.dup, p.qos, p.retain, p.topic, p.mid, p.properties.pack(), p.payload, type(p.payload), type(p.topic))
-
-
-def test_publish_decoding_matches_pahos_on_good_and_mangled_packets() -> None:
-    rng = random.Random(7)
-    packets = [publish_packet(m, f"sems/v1/t/{m}", b"p" * (m % 5), trace_id=f"t{m}" if m % 2 else None,
-                              header=(0x30, 0x32, 0x3B, 0x33)[m % 4]) for m in range(1, 60)]
-    cases = 0
-    for packet in packets:
-        header, body = packet[0], packet[2:] if packet[1] < 0x80 else packet[3:]
-        variants = [body, body[:1], body[:3], body[:-1], b"", b"\xff\xff" + body[2:]]
-        variants += [bytes(rng.randrange(256) if rng.random() < 0.1 else b for b in body) for _ in range(20)]
-        for variant in variants:
-            assert decoded(paho_speedups.decode_publish, header, variant) == decoded(
-                paho_packet.decode_publish, header, variant), (header, variant)
-            cases += 1
-    assert cases > 1000
 
 
 def test_a_paused_client_reads_nothing_until_resumed() -> None:
@@ -253,8 +243,15 @@ def slim(header: int, body: bytes) -> tuple[object, ...] | str:
     return (p.dup, p.qos, p.retain, p._topic, p.mid, properties, p.payload, type(p.payload), type(p._topic))  # noqa: SLF001
 
 
-def test_slim_publish_decoding_matches_pahos_on_good_and_mangled_packets() -> None:
-    rng = random.Random(11)
+def full(header: int, body: bytes) -> tuple[object, ...] | str:
+    """`decode_publish` (paho's packet objects) in the terms of `decoded`."""
+    return decoded(paho_speedups.decode_publish, header, body)
+
+
+@pytest.mark.parametrize("ours", [full, slim], ids=["decode_publish", "decode_publish_slim"])
+def test_publish_decoding_matches_pahos_on_good_and_mangled_packets(
+        ours: Callable[[int, bytes], tuple[object, ...] | str]) -> None:
+    rng = random.Random(7)
     packets = [publish_packet(m, f"sems/v1/t/{m}", b"p" * (m % 5), trace_id=f"t{m}" if m % 2 else None,
                               header=(0x30, 0x32, 0x3B, 0x33)[m % 4]) for m in range(1, 60)]
     cases = 0
@@ -263,33 +260,9 @@ def test_slim_publish_decoding_matches_pahos_on_good_and_mangled_packets() -> No
         variants = [body, body[:1], body[:3], body[:-1], b"", b"\xff\xff" + body[2:]]
         variants += [bytes(rng.randrange(256) if rng.random() < 0.1 else b for b in body) for _ in range(20)]
         for variant in variants:
-            assert slim(header, variant) == decoded(paho_packet.decode_publish, header, variant), (header, variant)
+            assert ours(header, variant) == decoded(paho_packet.decode_publish, header, variant), (header, variant)
             cases += 1
     assert cases > 1000
-
-
-def delivering(cls: type[mqtt.Client]) -> tuple[mqtt.Client, socket.socket, list[Received]]:
-    """`wired`, with QoS 0/1 messages delivered as `Publish`es into the same list as paho's `on_message`."""
-    client, broker, received = wired(cls)
-
-    def on_publish(m: paho_speedups.Publish) -> None:
-        assert m.timestamp > 0
-        received.append((m.mid, m.topic, m.payload, m.qos, m.dup, m.retain,
-                         getattr(m.properties, "UserProperty", [])))
-
-    paho_speedups.deliver_publishes(client, on_publish)
-    return client, broker, received
-
-
-def test_delivered_publishes_are_what_pahos_own_reads_deliver() -> None:
-    paho_speedups.apply()
-    reference, ref_broker, expected = wired(PahosOwn)
-    ref_broker.sendall(STREAM)
-    read_all(reference)
-    client, broker, received = delivering(mqtt.Client)
-    broker.sendall(STREAM)
-    assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS
-    assert received == expected and len(received) == 399
 
 
 def test_delivered_publishes_keep_their_order_when_packets_are_cut() -> None:
@@ -311,9 +284,10 @@ def test_a_malformed_publish_ends_the_connection_as_with_paho() -> None:
     assert [m[0] for m in received] == [1]
 
 
-def test_filtered_callbacks_keep_their_topics_when_publishes_are_delivered() -> None:
+@pytest.mark.parametrize("connect", [wired, delivering], ids=["paho_dispatch", "publishes_delivered"])
+def test_filtered_callbacks_still_take_their_topics(connect: Callable[..., Any]) -> None:
     paho_speedups.apply()
-    client, broker, received = delivering(mqtt.Client)
+    client, broker, received = connect(mqtt.Client)
     filtered: list[str] = []
     client.message_callback_add("sems/v1/batches/#", lambda _c, _u, m: filtered.append(m.topic))
     broker.sendall(publish_packet(1, "sems/v1/batches/f", b"{}") + publish_packet(2, "sems/v1/readings/f/m", b"{}"))
