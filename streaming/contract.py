@@ -19,16 +19,13 @@ path below, which is the authority on what is rejected and why.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from sems.readings import Reading, ReadingColumns
 from sems.settings import Settings
-from streaming.contract_fast import ID_PATTERN, fast_parse
+from streaming.contract_fast import ID, fast_parse
 from streaming.reading_fields import Invalid, epoch_ms, number, required, sequence, show, type_name
-
-_ID = re.compile(ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -122,8 +119,8 @@ class Contract:
                 f" nor {self.prefix}/batches/<facility>",
             )
         for name, value in zip(("facility_id", "meter_id"), parts[1:], strict=False):
-            if not _ID.fullmatch(value):
-                raise Invalid("bad_identifier", f"{name} {show(value)} in topic must match {_ID.pattern}")
+            if not ID.fullmatch(value):
+                raise Invalid("bad_identifier", f"{name} {show(value)} in topic must match {ID.pattern}")
         return ("batch", parts[1], None) if parts[0] == "batches" else ("reading", parts[1], parts[2])
 
     def _decode(self, payload: bytes, facility_id: str) -> dict[str, Any]:
@@ -170,8 +167,8 @@ class Contract:
                 "facility_mismatch", f"facility_id: {show(item['facility_id'])} but topic says {facility_id!r}"
             )
         meter_id = required(item, "meter_id")
-        if not isinstance(meter_id, str) or not _ID.fullmatch(meter_id):
-            raise Invalid("bad_identifier", f"meter_id: {show(meter_id)} must be a string matching {_ID.pattern}")
+        if not isinstance(meter_id, str) or not ID.fullmatch(meter_id):
+            raise Invalid("bad_identifier", f"meter_id: {show(meter_id)} must be a string matching {ID.pattern}")
         return self._reading(facility_id, meter_id, item, now_ms)
 
     def _reading(self, facility_id: str, meter_id: str, body: dict[str, Any], now_ms: int) -> Reading:

@@ -9,6 +9,7 @@ paths cannot disagree on what is valid, only on how fast they say so.
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Annotated
 
 import msgspec
@@ -20,8 +21,7 @@ if TYPE_CHECKING:
     from streaming.contract import Contract
 
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
-# \Z, not $: "$" also matches before a trailing newline, and msgspec's pattern is a search.
-_Id = Annotated[str, msgspec.Meta(pattern=f"^{ID_PATTERN}\\Z")]
+ID = re.compile(ID_PATTERN)
 _Seq = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
 
 
@@ -30,7 +30,7 @@ _Name = str | msgspec.UnsetType
 
 
 class _Item(msgspec.Struct):
-    meter_id: _Id
+    meter_id: str  # its pattern is checked against `_METER_IDS` after decoding, not by msgspec (see there)
     ts: int | str
     kw: float
     kwh: float | None = None
@@ -58,6 +58,10 @@ _SINGLE = msgspec.json.Decoder(_Single)
 # per meter), and two identifier regexes per message were a tenth of the contract's time.
 _ROUTES: dict[tuple[str, str], tuple[str, str, str | None]] = {}
 MAX_CACHED_ROUTES = 100_000
+# Meter ids of batches that matched ID_PATTERN. A gateway sends the same meters in every batch, and a
+# pattern in the msgspec type ran `re` once per reading: ~1 us, half of the batch's decoding.
+_METER_IDS: set[str] = set()
+MAX_CACHED_METER_IDS = 1_000_000
 
 
 def fast_parse(contract: Contract, topic: str, payload: bytes, now_ms: int) -> tuple[str, ReadingColumns, bool] | None:
@@ -92,8 +96,10 @@ def _batch(contract: Contract, facility_id: str, payload: bytes, now_ms: int) ->
     allowed = {msgspec.UNSET, facility_id}
     if body.facility_id not in allowed or {i.facility_id for i in items} - allowed:
         raise ValueError("facility")
+    meter_ids = [i.meter_id for i in items]
+    _check_meter_ids(meter_ids)
     columns = ReadingColumns(
-        facility_id, [i.meter_id for i in items], _timestamps([i.ts for i in items]), [i.kw for i in items],
+        facility_id, meter_ids, _timestamps([i.ts for i in items]), [i.kw for i in items],
         [i.kwh for i in items], [i.seq for i in items],
     )
     _check(contract, columns, now_ms)
@@ -109,8 +115,22 @@ def _single(contract: Contract, facility_id: str, meter_id: str, payload: bytes,
     return columns
 
 
+_INT = {int}
+
+
+def _check_meter_ids(meter_ids: list[str]) -> None:
+    """Raises unless every id matches ID_PATTERN; ids seen valid before cost a set lookup."""
+    if _METER_IDS.issuperset(meter_ids):
+        return
+    if not all(ID.fullmatch(m) for m in meter_ids):
+        raise ValueError("meter_id")
+    if len(_METER_IDS) + len(meter_ids) > MAX_CACHED_METER_IDS:
+        _METER_IDS.clear()
+    _METER_IDS.update(meter_ids)
+
+
 def _timestamps(values: list[int | str]) -> list[int]:
-    if all(type(v) is int for v in values):
+    if set(map(type, values)) == _INT:  # in C: twice as fast as all(type(v) is int ...); a bool is no int here
         return values  # type: ignore[return-value]
     return [v if type(v) is int else epoch_ms(v) for v in values]
 

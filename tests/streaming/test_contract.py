@@ -228,3 +228,11 @@ def test_fast_path_accepts_only_what_the_slow_path_accepts(topic: str, items: li
         facility_id, columns, batch = fast
         assert slow.rejections == [] and (facility_id, batch) == (slow.facility_id, slow.batch)
         assert list(columns) == readings(slow)
+
+
+def test_meter_ids_seen_valid_do_not_let_a_bad_one_through() -> None:
+    good = [{"meter_id": m, "ts": NOW_MS, "kw": 1.0} for m in ("fac-001-m01", "fac-001-m02")]
+    assert fast_parse(CONTRACT, BATCH, json.dumps({"readings": good}).encode(), NOW_MS) is not None
+    with_bad = [*good[:1], {"meter_id": "fac-001-m01\n", "ts": NOW_MS, "kw": 1.0}]
+    assert fast_parse(CONTRACT, BATCH, json.dumps({"readings": with_bad}).encode(), NOW_MS) is None
+    assert "bad_identifier" in parse(BATCH, {"readings": with_bad}).rejections[0].reason
