@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     kafka_readings_dlq_topic: str = "sensor-readings.dlq"
     kafka_questdb_dlq_topic: str = "questdb-write.dlq"
     kafka_timeout_s: float = 10.0
+    # Producer batch per partition. kafka-python's 16 KiB default made each ~14 KiB gateway record a batch of its
+    # own, and every new batch wakes the sender thread: ~16 sender loops and 6.8 ms of its CPU per bridge turn of
+    # 23 records, against 4 loops and 1.7 ms at 512 KiB. Below the broker's 1 MiB message.max.bytes.
+    kafka_producer_batch_bytes: int = 512 * 1024
     kafka_dlq_partitions: int = 3
     kafka_dlq_retention_ms: int = 30 * 24 * 3600 * 1000
     kafka_log4j_version: str = "2.25.2"

@@ -63,6 +63,7 @@ def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         "bootstrap_servers": settings.kafka_bootstrap,
         "enable_idempotence": True,
         "acks": "all",
+        "batch_size": settings.kafka_producer_batch_bytes,
         "request_timeout_ms": timeout_ms,
         "max_block_ms": timeout_ms,
         # delivery_timeout_ms must cover linger + request timeout, or the client refuses the config.

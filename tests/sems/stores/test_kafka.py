@@ -88,6 +88,19 @@ def test_producer_and_consumer_round_trip(settings: Settings) -> None:
         consumer.close(autocommit=False)
 
 
+def test_records_of_a_gateway_batch_size_share_one_producer_batch(settings: Settings) -> None:
+    # kafka-python's 16 KiB default made each ~14 KiB record a batch (and a sender wake-up) of its own.
+    producer = kafka_store.producer(settings)
+    try:
+        futures = [producer.send(settings.kafka_questdb_dlq_topic, b"x" * 14_000, partition=0) for _ in range(20)]
+        producer.flush(timeout=settings.kafka_timeout_s)
+        assert [f.get(timeout=settings.kafka_timeout_s).partition for f in futures] == [0] * 20
+        assert len({f.get().offset - i for i, f in enumerate(futures)}) == 1  # in order, none lost
+        assert producer.metrics()["producer-metrics"]["batch-size-avg"] > 100_000
+    finally:
+        producer.close(timeout=settings.kafka_timeout_s)
+
+
 def test_broker_answers_is_false_for_a_port_without_broker(settings: Settings) -> None:
     nowhere = settings.model_copy(update={"kafka_port": settings.kafka_controller_port + 7})
     assert kafka_store.broker_answers(nowhere, timeout_s=1.0) is False
