@@ -70,6 +70,7 @@ def ingest(
     if kafka_outage:
         outage.start()
     publish_s = load.run(duration)
+    load_ended = time.monotonic()
     if kafka_outage:
         outage.join()  # Kafka is back (the run may be shorter than the outage: the rest is drain)
     drained_at: float | None
@@ -104,6 +105,10 @@ def ingest(
         "run": load.tag, "mode": mode, "facilities": facilities, "meters": meters, "duration_s": duration,
         "offered_readings": load.acked, "offered_per_s": round(load.acked / publish_s),
         "landed_per_s": round(landed_rate), "freshness_p50_ms": p50, "freshness_p99_ms": p99,
+        # From the end of the load to the last reading landed: how far behind the load the pipeline ended. Kept
+        # up: about one run's length, however long the load. (landed_per_s counts this tail, so it stays just
+        # under the offered rate even when nothing falls behind.) In drain mode: the drain's length.
+        "caught_up_s": round(last_landed - load_ended, 1),
         # lost: acknowledged by the broker but not in QuestDB once nothing new landed for `settle` s. Readings
         # in doubt (sent, never acknowledged: their connection failed) may have landed too, so the exact count
         # lies between the two bounds: lost is at least `lost` and at most `lost_at_most` (0 and 0: none lost).
