@@ -142,9 +142,12 @@ class Settings(BaseSettings):
     beam_poll_timeout_ms: int = 1000
     # Runs start at most this often. A run costs the job ~1 CPU-s whatever its size (Beam's submission,
     # the rollup queries), so back-to-back runs of a few records each would take a core from the bridge.
-    # 1.5 s since session 12 (was 2.0): at 100,000 readings/s runs take ~1.5-2 s, and a 2 s floor made
-    # the job idle between them, adding to freshness (gateway 102k/s x 5 min: p99 5.1 s -> 4.6 s).
-    beam_min_run_interval_s: float = 1.5
+    beam_min_run_interval_s: float = 2.0
+    # ...except when this many records already wait: such a run pays its fixed cost back, and holding it
+    # would only add to freshness. Then runs start at most every `beam_eager_run_interval_s`. (Gateway
+    # 100,000 readings/s: ~800 records per 1.5 s; single-reading 15,000 messages/s: ~120.)
+    beam_eager_run_records: int = 500
+    beam_eager_run_interval_s: float = 1.5
     beam_consumer_group: str = "sems-beam-job"
     beam_allowed_lateness_s: int = 600
     beam_retry_max_backoff_s: float = 30.0

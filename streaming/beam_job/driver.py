@@ -1,10 +1,12 @@
 """The driver loop: plan offset ranges, run one bounded Beam pipeline over them on Prism, commit, repeat.
 
-A failed run (QuestDB down, Kafka unreadable) commits nothing: the driver retries the same
-ranges through `sems.resilience.retry` (backoff up to `beam_retry_max_backoff_s`), and while
-QuestDB does not answer it stops planning new ranges (it pulls nothing from Kafka) and only
-waits, so no reading is lost and replays are harmless (DEDUP UPSERT KEYS). SIGTERM lets the
-current run finish and commit, then the job exits.
+Runs start at most every `beam_min_run_interval_s`, or every `beam_eager_run_interval_s` once
+`beam_eager_run_records` wait (a run that big pays its fixed cost back). A failed run (QuestDB
+down, Kafka unreadable) commits nothing: the driver retries the same ranges through
+`sems.resilience.retry` (backoff up to `beam_retry_max_backoff_s`), and while QuestDB does not
+answer it stops planning new ranges (it pulls nothing from Kafka) and only waits, so no reading
+is lost and replays are harmless (DEDUP UPSERT KEYS). SIGTERM lets the current run finish and
+commit, then the job exits.
 """
 
 from __future__ import annotations
@@ -45,12 +47,13 @@ class BeamJob:
         self.prism = prism_binary
         self.offsets = ConsumerOffsets(settings)
         self.stopping = threading.Event()
-        self.next_run_at = 0.0  # time.monotonic() before which no run starts (`beam_min_run_interval_s`)
+        self.next_run_at = 0.0  # time.monotonic() before which no small run starts (`beam_min_run_interval_s`)
+        self.eager_at = 0.0  # ... and no run at all (`beam_eager_run_interval_s`)
 
     def run(self) -> None:
         """Loop until stopped; each turn is one bounded run over new offsets."""
         while not self.stopping.is_set():
-            if self.stopping.wait(max(0.0, self.next_run_at - time.monotonic())):
+            if self.stopping.wait(max(0.0, self.eager_at - time.monotonic())):
                 break
             try:
                 ranges = self.offsets.plan(self.settings.beam_batch_max_records)
@@ -63,7 +66,13 @@ class BeamJob:
             if not ranges:
                 self.stopping.wait(self.settings.beam_poll_timeout_ms / 1000)
                 continue
-            self.next_run_at = time.monotonic() + self.settings.beam_min_run_interval_s
+            if _size(ranges) < self.settings.beam_eager_run_records and time.monotonic() < self.next_run_at:
+                # Small: its fixed cost would dominate. Wait out the interval, then plan what arrived meanwhile.
+                self.stopping.wait(self.next_run_at - time.monotonic())
+                continue
+            now = time.monotonic()
+            self.next_run_at = now + self.settings.beam_min_run_interval_s
+            self.eager_at = now + min(self.settings.beam_eager_run_interval_s, self.settings.beam_min_run_interval_s)
             with logs.trace_context():
                 self._run_until_written(ranges)
         self.offsets.close()

@@ -1,4 +1,5 @@
-"""The driver loop's pacing: runs start at most every `beam_min_run_interval_s`, and a stop ends the wait."""
+"""The driver loop's pacing: small runs start at most every `beam_min_run_interval_s`, big ones every
+`beam_eager_run_interval_s`, and a stop ends the wait."""
 
 from __future__ import annotations
 
@@ -11,34 +12,39 @@ from streaming.beam_job.driver import BeamJob
 
 
 class AlwaysRecords:
-    """Offsets with a new record every time the driver plans (a steady trickle)."""
+    """Offsets with `per_plan` new records every time the driver plans (1: a steady trickle)."""
 
     lag = 1
 
-    def __init__(self) -> None:
+    def __init__(self, per_plan: int = 1) -> None:
         self.next = 0
+        self.per_plan = per_plan
 
     def plan(self, _budget: int) -> list[OffsetRange]:
-        self.next += 1
-        return [OffsetRange("sensor-readings", 0, self.next - 1, self.next)]
+        self.next += self.per_plan
+        return [OffsetRange("sensor-readings", 0, self.next - self.per_plan, self.next)]
 
     def close(self) -> None:
         pass
 
 
-def pacing_job(settings: Settings, interval_s: float, runs: int) -> tuple[BeamJob, list[float], list[float]]:
+def pacing_job(
+    settings: Settings, interval_s: float, runs: int, *, per_plan: int = 1, eager_s: float = 0.05
+) -> tuple[BeamJob, list[float], list[float]]:
     """A `BeamJob` whose runs only note when they started and the earliest start set for the next run.
 
-    No Kafka, no Prism: its loop's pacing alone."""
+    No Kafka, no Prism: its loop's pacing alone. Runs of 100 records or more are eager (`eager_s`)."""
     job = BeamJob.__new__(BeamJob)
-    job.settings = settings.model_copy(update={"beam_min_run_interval_s": interval_s})
-    job.offsets, job.stopping, job.next_run_at = AlwaysRecords(), threading.Event(), 0.0  # type: ignore[assignment]
+    job.settings = settings.model_copy(update={
+        "beam_min_run_interval_s": interval_s, "beam_eager_run_interval_s": eager_s, "beam_eager_run_records": 100})
+    job.offsets, job.stopping = AlwaysRecords(per_plan), threading.Event()  # type: ignore[assignment]
+    job.next_run_at = job.eager_at = 0.0
     started: list[float] = []
     next_at: list[float] = []
 
-    def run(_ranges: list[OffsetRange]) -> None:
+    def run(ranges: list[OffsetRange]) -> None:
         started.append(time.monotonic())
-        next_at.append(job.next_run_at)
+        next_at.append(job.eager_at if sum(r.size for r in ranges) >= 100 else job.next_run_at)
         if len(started) == runs:
             job.stopping.set()
 
@@ -55,6 +61,16 @@ def test_runs_of_a_trickle_start_no_more_often_than_the_interval(settings: Setti
     assert len(started) == 4
     assert all(start >= deadline for deadline, start in zip(next_at, started[1:], strict=False))
     assert all(0.1 < deadline - start <= 0.2 for start, deadline in zip(started, next_at, strict=True))
+
+
+def test_runs_of_a_backlog_start_every_eager_interval_not_every_interval(settings: Settings) -> None:
+    job, started, next_at = pacing_job(settings, 3600.0, runs=4, per_plan=100, eager_s=0.05)
+    loop = threading.Thread(target=job.run)
+    loop.start()
+    loop.join(30)  # four runs an hour apart would still be waiting
+    assert not loop.is_alive() and len(started) == 4
+    assert all(start >= deadline for deadline, start in zip(next_at, started[1:], strict=False))
+    assert all(0.0 < deadline - start <= 0.05 for start, deadline in zip(started, next_at, strict=True))
 
 
 def test_a_stop_ends_the_wait_for_the_next_run(settings: Settings) -> None:
