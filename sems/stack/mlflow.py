@@ -1,6 +1,15 @@
-"""MLflow tracking server of the local stack: SQLite backend and a local artifact store under the state dir."""
+"""MLflow tracking server of the local stack: SQLite backend and a local artifact store under the state dir.
+
+MLflow's server job execution is off (`SERVER_JOBS`): SEMS tracks runs and registers models, it
+runs no MLflow server jobs (GenAI scorers, prompt optimisation, trace rollups), yet with it on
+the server starts seven huey consumer processes that held 2.1 GB of memory and took ~60 CPU-s
+in their first four minutes on a two-core machine whose hot path needs both cores.
+An `MLFLOW_SERVER_ENABLE_JOB_EXECUTION` in the environment still wins.
+"""
 
 from __future__ import annotations
+
+import os
 
 from sems.settings import Settings
 from sems.stack.controller import python_module
@@ -24,10 +33,18 @@ def _command(settings: Settings) -> list[str]:
     )
 
 
+SERVER_JOBS = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {SERVER_JOBS: os.environ.get(SERVER_JOBS, "false")}
+
+
 SERVICE = Service(
     name="mlflow",
     port_setting="mlflow_port",
     command=_command,
+    env=_env,
     healthy=http_probe("mlflow_port", "/health"),
     url=http_link("mlflow_port"),
     # The first start migrates a fresh SQLite database, which takes a while.
