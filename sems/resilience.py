@@ -9,6 +9,7 @@ the Prometheus gauge `sems_breaker_state{breaker=...}` (0 closed, 1 half-open, 2
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -19,6 +20,8 @@ from typing import TypeVar
 from prometheus_client import Gauge
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 BREAKER_STATE = Gauge("sems_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open", ["breaker"])
 
@@ -62,6 +65,7 @@ class CircuitBreaker:
         self._lock = threading.Lock()
         self._failures = 0
         self._opened_at = 0.0
+        self._open_since = 0.0  # when the current outage began (first open after closed)
         self._probing = False
         self._state = BreakerState.CLOSED
         BREAKER_STATE.labels(breaker=name).set(self._state)
@@ -116,8 +120,25 @@ class CircuitBreaker:
             self._probing = False
 
     def _set(self, state: BreakerState) -> None:
-        self._state = state
+        if state is self._state:
+            return
+        previous, self._state = self._state, state
         BREAKER_STATE.labels(breaker=self.name).set(state)
+        self._log_transition(previous, state)
+
+    def _log_transition(self, previous: BreakerState, state: BreakerState) -> None:
+        # Only the edges of an outage get a line: probing a dead dependency goes open -> half-open
+        # -> open every reset_timeout_s, two lines per cool-down for as long as it stays down.
+        fields = {"breaker": self.name, "state": state.name.lower(), "failures": self._failures}
+        if previous is BreakerState.CLOSED:
+            self._open_since = self._clock()
+            log.warning("circuit %s open after %d failures", self.name, self._failures, extra={"fields": fields})
+        elif state is BreakerState.CLOSED:
+            open_s = self._clock() - self._open_since
+            log.info("circuit %s closed after %.1f s open", self.name, open_s,
+                     extra={"fields": {**fields, "open_s": round(open_s, 3)}})
+        else:
+            log.debug("circuit %s %s", self.name, state.name.lower(), extra={"fields": fields})
 
 
 def retry(

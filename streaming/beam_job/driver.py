@@ -151,6 +151,7 @@ def main() -> None:
     for chatty in ("kafka", "httpx", "apache_beam.runners.worker", "apache_beam.typehints", "PrismRunner",
                    "apache_beam.runners.portability"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    logs.throttle("kafka")  # reconnect attempts while Kafka is down: ERROR lines twice a second
     job = BeamJob(settings, prism.binary(settings))
     signal.signal(signal.SIGTERM, lambda *_: job.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: job.stopping.set())

@@ -19,6 +19,8 @@ def main() -> None:
     paho_speedups.apply()
     # kafka-python logs every connection at INFO; the health probe alone would flood the log.
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    # ...and every reconnect attempt while Kafka is down at ERROR; the breaker logs the outage once.
+    logs.throttle("kafka")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

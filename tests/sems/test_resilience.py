@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from sems.resilience import BREAKER_STATE, BreakerState, CircuitBreaker, CircuitOpenError, retry
@@ -53,6 +55,26 @@ def test_half_open_probe_closes_on_success_and_reopens_on_failure() -> None:
     clock.now = 10
     assert breaker.call(lambda: "ok") == "ok"
     assert breaker.state is BreakerState.CLOSED
+
+
+def test_an_outage_is_logged_once_when_it_opens_and_once_when_it_closes(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    breaker = CircuitBreaker("t-log", failure_threshold=2, reset_timeout_s=5, clock=clock)
+    caplog.set_level(logging.INFO, logger="sems.resilience")
+    for _ in range(4):  # two failures open it, two more calls are refused while open
+        with pytest.raises((TimeoutError, CircuitOpenError)):
+            breaker.call(_fail)
+    clock.now = 5
+    with pytest.raises(TimeoutError):  # the half-open probe fails: open again, no new line
+        breaker.call(_fail)
+    clock.now = 12
+    for _ in range(3):  # the next probe closes it; successes on a closed breaker log nothing
+        breaker.call(lambda: None)
+    lines = [(record.levelname, record.getMessage()) for record in caplog.records if record.name == "sems.resilience"]
+    assert lines == [
+        ("WARNING", "circuit t-log open after 2 failures"),
+        ("INFO", "circuit t-log closed after 12.0 s open"),
+    ]
 
 
 def test_errors_outside_counts_do_not_trip_the_breaker() -> None:

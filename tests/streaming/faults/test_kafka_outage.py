@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections import defaultdict
+from datetime import datetime
+
 import httpx
 
 from sems.settings import Settings
 from sems.stack import controller, process
-from sems.stack.service import run_dir
+from sems.stack.service import log_path, run_dir
 from tests.streaming.faults.conftest import Device, metric
 from tests.support import wait_until
 
@@ -15,6 +20,7 @@ def test_kafka_outage_spools_to_disk_and_loses_nothing(settings: Settings, devic
     spooled_before = metric(settings, settings.bridge_port, "sems_bridge_readings_spooled_total")
     drained_before = metric(settings, settings.bridge_port, "sems_bridge_records_drained_total")
     job_before = _pid(settings, "beam-job")
+    log_from = log_path(settings, "bridge").stat().st_size
     device.start()
     wait_until(lambda: len(device.acknowledged) >= 30, what="readings flowing before the outage")
 
@@ -40,6 +46,41 @@ def test_kafka_outage_spools_to_disk_and_loses_nothing(settings: Settings, devic
     device.assert_exactly_once()
     wait_until(lambda: _readyz(settings)[0] == 200, timeout_s=60, what="the bridge ready again")
     assert _pid(settings, "beam-job") == job_before, "the Beam job exited during the outage instead of waiting"
+    _assert_the_outage_logged_quietly(_log_lines(settings, log_from))
+
+
+def _assert_the_outage_logged_quietly(lines: list[dict[str, str]]) -> None:
+    """The breaker says once that Kafka went and once that it came back; kafka-python's reconnect errors
+    (twice a second unthrottled) show each kind at most once per 30 s."""
+    breaker = [line["msg"] for line in lines if line["logger"] == "sems.resilience" and "bridge-kafka" in line["msg"]]
+    assert len(breaker) == 2, breaker
+    assert breaker[0].startswith("circuit bridge-kafka open after") and re.fullmatch(
+        r"circuit bridge-kafka closed after \d+\.\d s open", breaker[1]
+    ), breaker
+    shown_at: dict[tuple[str, str, str], list[datetime]] = defaultdict(list)
+    for line in lines:
+        if line["logger"].startswith("kafka"):
+            # The filter keys on the message template; masking the numbers recovers it (or a finer kind).
+            message = re.sub(r" \(\d+ more like this held back since the last one shown\)$", "", line["msg"])
+            kind = re.sub(r"\d+", "N", message)
+            shown_at[(line["logger"], line["level"], kind)].append(datetime.fromisoformat(line["ts"][:-1]))
+    assert shown_at, "kafka-python logged nothing about a broker that was down"
+    for kind, times in shown_at.items():
+        gaps = [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:], strict=False)]
+        assert all(gap >= 29.9 for gap in gaps), (kind, gaps)
+
+
+def _log_lines(settings: Settings, offset: int) -> list[dict[str, str]]:
+    with open(log_path(settings, "bridge"), "rb") as log:
+        log.seek(offset)
+        text = log.read().decode("utf-8", errors="replace")
+    lines = []
+    for raw in text.splitlines():
+        try:
+            lines.append(json.loads(raw))
+        except ValueError:
+            continue  # a line from a library that writes to stderr directly
+    return lines
 
 
 def _pid(settings: Settings, name: str) -> int:
