@@ -130,7 +130,10 @@ class KafkaSink:
             if self.reachable.is_set():  # the broker answers but acks slowly: wait longer next time
                 self.patience = min(MAX_PATIENCE, self.patience * 2)
             metrics.KAFKA_ERRORS.inc()
-            log.warning("kafka publish failed; spooling to disk", extra={"fields": {"error": repr(exc)[:300]}})
+            # Once the breaker has opened it logs the outage; its failed probes (one per reset
+            # interval for as long as Kafka is down) are not news.
+            level = logging.WARNING if self.breaker.state is BreakerState.CLOSED else logging.DEBUG
+            log.log(level, "kafka publish failed; spooling to disk", extra={"fields": {"error": repr(exc)[:300]}})
             if self.producer is not None:
                 _discard(self.producer)
                 self.producer = None

@@ -20,6 +20,7 @@ def test_kafka_outage_spools_to_disk_and_loses_nothing(settings: Settings, devic
     spooled_before = metric(settings, settings.bridge_port, "sems_bridge_readings_spooled_total")
     drained_before = metric(settings, settings.bridge_port, "sems_bridge_records_drained_total")
     job_before = _pid(settings, "beam-job")
+    errors_before = metric(settings, settings.bridge_port, "sems_bridge_kafka_errors_total")
     log_from = log_path(settings, "bridge").stat().st_size
     device.start()
     wait_until(lambda: len(device.acknowledged) >= 30, what="readings flowing before the outage")
@@ -32,6 +33,13 @@ def test_kafka_outage_spools_to_disk_and_loses_nothing(settings: Settings, devic
         what="readings spooled while Kafka is down",
     )
     assert 'breaker="bridge-kafka"} 2.0' in _metrics_text(settings)  # open
+    # Kafka stays down until a half-open probe has failed too: those must not log warnings.
+    wait_until(
+        lambda: metric(settings, settings.bridge_port, "sems_bridge_kafka_errors_total")
+        > errors_before + settings.bridge_breaker_failures,
+        timeout_s=90,
+        what="a failed probe of the open breaker",
+    )
     ready = _readyz(settings)
     assert ready[0] == 503 and "kafka" in ready[1]
 
@@ -50,13 +58,16 @@ def test_kafka_outage_spools_to_disk_and_loses_nothing(settings: Settings, devic
 
 
 def _assert_the_outage_logged_quietly(lines: list[dict[str, str]]) -> None:
-    """The breaker says once that Kafka went and once that it came back; kafka-python's reconnect errors
-    (twice a second unthrottled) show each kind at most once per 30 s."""
-    breaker = [line["msg"] for line in lines if line["logger"] == "sems.resilience" and "bridge-kafka" in line["msg"]]
-    assert len(breaker) == 2, breaker
-    assert breaker[0].startswith("circuit bridge-kafka open after") and re.fullmatch(
-        r"circuit bridge-kafka closed after \d+\.\d s open", breaker[1]
-    ), breaker
+    """The breaker says once that Kafka went and once that it came back, and the sink's failed probes in
+    between say nothing; kafka-python's reconnect errors (twice a second unthrottled) show each kind at
+    most once per 30 s."""
+    edges = [n for n, line in enumerate(lines) if line["logger"] == "sems.resilience" and "bridge-kafka" in line["msg"]]
+    assert [lines[n]["msg"].split(" after ")[0] for n in edges] == [
+        "circuit bridge-kafka open", "circuit bridge-kafka closed"
+    ], [lines[n]["msg"] for n in edges]
+    assert re.fullmatch(r"circuit bridge-kafka closed after \d+\.\d s open", lines[edges[1]]["msg"])
+    while_open = [line for line in lines[edges[0] : edges[1]] if line["logger"] == "streaming.bridge.kafka_sink"]
+    assert not [line for line in while_open if line["level"] == "warning"], while_open
     shown_at: dict[tuple[str, str, str], list[datetime]] = defaultdict(list)
     for line in lines:
         if line["logger"].startswith("kafka"):
