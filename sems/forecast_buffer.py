@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kafka import TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -91,22 +92,34 @@ def buffer(settings: Settings, rows: list[dict[str, Any]]) -> None:
         producer.flush(timeout=settings.kafka_timeout_s * 3)
 
 
+@contextmanager
+def _buffer_partitions(settings: Settings) -> Iterator[tuple[KafkaConsumer, list[TopicPartition]]]:
+    """A consumer of the replay group that reads offsets only (no group join), and the buffer's partitions."""
+    consumer = kafka.consumer(settings, settings.forecast_buffer_group)
+    try:
+        partitions = consumer.partitions_for_topic(settings.kafka_forecasts_buffer_topic) or set()
+        yield consumer, [TopicPartition(settings.kafka_forecasts_buffer_topic, p) for p in sorted(partitions)]
+    finally:
+        consumer.close()
+
+
 def pending(settings: Settings) -> int:
     """Buffered rows not replayed yet: end offsets minus the replay group's committed offsets.
 
     Reads offsets only (no group join), so a sensor can ask every few seconds cheaply.
     """
-    consumer = kafka.consumer(settings, settings.forecast_buffer_group)
-    try:
-        partitions = consumer.partitions_for_topic(settings.kafka_forecasts_buffer_topic) or set()
-        topic = [TopicPartition(settings.kafka_forecasts_buffer_topic, p) for p in sorted(partitions)]
+    with _buffer_partitions(settings) as (consumer, topic):
         if not topic:
             return 0
         ends = consumer.end_offsets(topic)
         starts = consumer.beginning_offsets(topic)
         return sum(ends[tp] - max(consumer.committed(tp) or 0, starts[tp]) for tp in topic)
-    finally:
-        consumer.close()
+
+
+def replayed_offsets(settings: Settings) -> dict[int, int]:
+    """The replay group's committed offset per partition (0 where it committed none): how far replay got."""
+    with _buffer_partitions(settings) as (consumer, topic):
+        return {tp.partition: consumer.committed(tp) or 0 for tp in topic}
 
 
 def replay(settings: Settings, *, batch: int = 5000, budget_s: float | None = None) -> int:

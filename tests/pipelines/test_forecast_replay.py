@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 from dagster import SensorResult, SkipReason, materialize
-from kafka import TopicPartition
 from sqlalchemy import text
 
 from assets.forecasts import load_forecast
@@ -25,17 +24,6 @@ from tests.support import wait_until
 def _facilities_with_load(settings: Settings) -> set[str]:
     rows = QuestDBResource.from_settings(settings).query("SELECT DISTINCT facility_id FROM facility_load_1m")
     return {row["facility_id"] for row in rows}
-
-
-def _committed(settings: Settings) -> dict[int, int | None]:
-    """The replay group's committed offset per partition of the buffer topic."""
-    consumer = kafka.consumer(settings, settings.forecast_buffer_group)
-    try:
-        partitions = consumer.partitions_for_topic(settings.kafka_forecasts_buffer_topic) or set()
-        topic = settings.kafka_forecasts_buffer_topic
-        return {p: consumer.committed(TopicPartition(topic, p)) for p in sorted(partitions)}
-    finally:
-        consumer.close()
 
 
 def test_forecasts_issued_while_postgres_is_down_are_replayed_by_a_sensor_tick(settings: Settings) -> None:
@@ -59,12 +47,12 @@ def test_forecasts_issued_while_postgres_is_down_are_replayed_by_a_sensor_tick(s
         assert str(meta["fleet_source"]).startswith("PostgreSQL unavailable, configured fleet used")
         # (>=: a scheduled run of a daemon, if one runs, may buffer its forecasts during the outage as well)
         assert forecast_buffer.pending(mine) >= meta["rows"]
-        replayed_before = _committed(mine)
+        replayed_before = forecast_buffer.replayed_offsets(mine)
         waiting = replay_tick(mine, None)
         assert isinstance(waiting, SkipReason) and "PostgreSQL refuses writes" in str(waiting.skip_message)
         # Nothing consumed while PostgreSQL refused: the group's positions did not move. (Not `pending`
         # unchanged: a daemon's scheduled forecast run may buffer more in between, as it did once in CI.)
-        assert _committed(mine) == replayed_before
+        assert forecast_buffer.replayed_offsets(mine) == replayed_before
     finally:
         controller.up(settings, ["postgres"], report=lambda _: None)
 
